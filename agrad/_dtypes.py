@@ -1,0 +1,96 @@
+"""agrad's own dtype objects: one set for every backend.
+
+``Tensor.dtype`` is always one of these, so ``x.dtype == agrad.float32`` holds whatever array
+library is underneath. Each backend maps them to and from its native dtypes (cached on the
+backend object).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DType:
+    """A dtype of the Array API standard (``agrad.float32`` ...), independent of the backend."""
+
+    __slots__ = ("name", "kind", "bits")
+
+    def __init__(self, name: str, kind: str, bits: int) -> None:
+        self.name = name
+        # "bool", "signed integer", "unsigned integer", "real floating" or "complex floating"
+        self.kind = kind
+        self.bits = bits
+
+    def __repr__(self) -> str:
+        return f"agrad.{self.name}"
+
+    def __reduce__(self) -> str:
+        return self.name  # pickles as the module-level singleton
+
+
+bool = DType("bool", "bool", 8)  # noqa: A001 - the standard's name
+int8 = DType("int8", "signed integer", 8)
+int16 = DType("int16", "signed integer", 16)
+int32 = DType("int32", "signed integer", 32)
+int64 = DType("int64", "signed integer", 64)
+uint8 = DType("uint8", "unsigned integer", 8)
+uint16 = DType("uint16", "unsigned integer", 16)
+uint32 = DType("uint32", "unsigned integer", 32)
+uint64 = DType("uint64", "unsigned integer", 64)
+float32 = DType("float32", "real floating", 32)
+float64 = DType("float64", "real floating", 64)
+complex64 = DType("complex64", "complex floating", 64)
+complex128 = DType("complex128", "complex floating", 128)
+
+ALL_DTYPES: tuple[DType, ...] = (
+    bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
+    float32, float64, complex64, complex128,
+)  # fmt: skip
+BY_NAME = {d.name: d for d in ALL_DTYPES}
+
+
+def is_floating(dtype: DType) -> bool:
+    """Real or complex floating: the dtypes that can carry a gradient."""
+    return dtype.kind in ("real floating", "complex floating")
+
+
+def _tables(backend: Any) -> tuple[dict, dict]:
+    tables = getattr(backend, "_dtype_tables", None)
+    if tables is None:
+        to_native, from_native = {}, {}
+        xp = backend.xp
+        for d in ALL_DTYPES:
+            native = getattr(xp, d.name, None)
+            if native is None:
+                continue
+            to_native[d] = native
+            from_native[native] = d
+            try:  # numpy: arr.dtype is np.dtype('float32'), xp.float32 is the scalar type
+                from_native[xp.empty((0,), dtype=native, device=backend.device).dtype] = d
+            except Exception:  # a dtype the device lacks (float64 on some GPUs)
+                pass
+        tables = backend._dtype_tables = (to_native, from_native)
+    return tables
+
+
+def to_native(backend: Any, dtype: Any) -> Any:
+    """The backend's dtype for an agrad dtype (backend-native dtypes pass through)."""
+    if dtype is None or not isinstance(dtype, DType):
+        return dtype
+    try:
+        return _tables(backend)[0][dtype]
+    except KeyError:
+        raise TypeError(f"backend {backend.name!r} has no dtype {dtype.name}") from None
+
+
+def from_native(backend: Any, native: Any) -> DType:
+    """The agrad dtype of a backend-native dtype."""
+    table = _tables(backend)[1]
+    try:
+        return table[native]
+    except (KeyError, TypeError):
+        for key, d in table.items():
+            if key == native:
+                table[native] = d
+                return d
+        raise TypeError(f"dtype {native!r} of backend {backend.name!r} is not an Array API dtype") from None

@@ -1,0 +1,250 @@
+"""Primitives: an operation and its derivative rules, declared together in one place.
+
+A :class:`Primitive` is the unit the engine differentiates. It holds
+
+* ``fwd(xp, *args, **params)``: the forward computation on backend arrays with namespace ``xp``;
+* ``vjp``: one rule per positional argument, ``rule(xp, g, ans, *args, **params)`` returning the
+  cotangent for that argument (``None`` for an argument that is never differentiable);
+* ``jvp``: the forward-mode slot, one rule per argument ``rule(xp, dx, ans, *args, **params)``
+  returning that argument's contribution to the output tangent;
+* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``.
+
+Rules are written once against an Array API namespace ``xp``. The engine calls them with the
+backend's namespace and raw arrays (fast), or, for higher-order derivatives
+(``create_graph=True``), with agrad's own namespace and Tensors, so the rule itself is recorded
+and differentiable again. That is why rules use only standard functions and operators.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agrad._backend import get_backend
+
+Rule = Callable[..., Any]
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+grad_mode = _GradMode()
+
+
+class Node:
+    """One recorded application of a primitive: what the backward pass needs from the forward.
+
+    ``args`` are the inputs as given (Tensors, Python scalars, raw arrays); ``vals`` their backend
+    values at call time (so reassigning ``x.value`` later cannot corrupt the gradient); ``out``
+    the raw output (a tuple for multi-output primitives). ``args`` is ``None`` once released.
+    """
+
+    __slots__ = ("prim", "args", "vals", "params", "out", "backend", "__weakref__")
+
+    def __init__(self, prim, args, vals, params, out, backend):
+        self.prim = prim
+        self.args = args
+        self.vals = vals
+        self.params = params
+        self.out = out
+        self.backend = backend
+
+    def release(self) -> None:
+        self.args = self.vals = self.out = None
+
+
+def _describe(values: Sequence[Any]) -> str:
+    parts = []
+    for v in values:
+        shape = getattr(v, "shape", None)
+        if shape is None:
+            parts.append(repr(v) if isinstance(v, (int, float, complex, bool)) else type(v).__name__)
+        else:
+            parts.append(f"{tuple(shape)} {getattr(v, 'dtype', '')}")
+    return ", ".join(parts)
+
+
+class Primitive:
+    """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
+
+    __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output")
+
+    def __init__(
+        self,
+        name: str,
+        fwd: Callable[..., Any],
+        vjp: Sequence[Rule | None] | None = None,
+        jvp: Sequence[Rule | None] | None = None,
+        *,
+        kernel: str | None = None,
+        multi_output: bool = False,
+    ) -> None:
+        self.name = name
+        self.fwd = fwd
+        self.vjp = tuple(vjp) if vjp is not None else None
+        self.jvp = tuple(jvp) if jvp is not None else None
+        self.kernel = kernel
+        self.multi_output = multi_output
+
+    def __repr__(self) -> str:
+        return f"<agrad primitive {self.name}>"
+
+    def impl(self, backend) -> Callable[..., Any]:
+        """The forward for ``backend``: its fused kernel if it registered one, else ours."""
+        if self.kernel is not None:
+            return backend.kernels.get(self.kernel, self.fwd)
+        return self.fwd
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        backend = None
+        record = False
+        vals = []
+        for a in args:
+            if type(a) is Tensor or isinstance(a, Tensor):
+                b = a._backend
+                if backend is None:
+                    backend = b
+                elif b is not backend:
+                    _mixed_backends(self, args)
+                if a.requires_grad:
+                    record = True
+                vals.append(a.value)
+            else:
+                vals.append(a)
+        if backend is None:
+            backend = get_backend()
+        else:
+            for v in vals:
+                if not (v is None or type(v) in _SCALARS or backend.is_array(v)):
+                    _foreign_array(self, v, backend)
+        try:
+            out = self.impl(backend)(backend.xp, *vals, **params)
+        except (TypeError, ValueError, IndexError, RuntimeError) as e:
+            raise _op_error(self, e, vals, backend) from e
+        if record and self.vjp is not None and grad_mode.enabled:
+            node = Node(self, args, vals, params, out, backend)
+            if self.multi_output:
+                return tuple(_wrap(o, backend, node, i) for i, o in enumerate(out))
+            return _wrap(out, backend, node, 0)
+        if self.multi_output:
+            return tuple(_wrap(o, backend, None, 0) for o in out)
+        return _wrap(out, backend, None, 0)
+
+
+_SCALARS = frozenset((int, float, complex, bool))
+
+
+def _op_error(prim: Primitive, e: Exception, vals: Sequence[Any], backend) -> Exception:
+    msg = f"agrad.{prim.name} failed on backend {backend.name!r} for inputs ({_describe(vals)}): {e}"
+    try:
+        return type(e)(msg)
+    except Exception:  # an exception class that cannot be built from one message
+        return RuntimeError(msg)
+
+
+def _mixed_backends(prim: Primitive, args: Sequence[Any]) -> None:
+    names = sorted({a._backend.name for a in args if isinstance(a, Tensor)})
+    raise ValueError(
+        f"agrad.{prim.name}: its inputs live on different backends ({', '.join(names)}). "
+        "Move one of them first with tensor.to_backend(name), or create both inside the same "
+        "agrad.using_backend(...) block."
+    )
+
+
+def _foreign_array(prim: Primitive, v: Any, backend) -> None:
+    raise TypeError(
+        f"agrad.{prim.name}: got a {type(v).__module__}.{type(v).__name__}, which is not an "
+        f"array of the active backend {backend.name!r}. Wrap it first: agrad.Tensor(value) "
+        "converts it to the active backend."
+    )
+
+
+def primitive(
+    name: str,
+    fwd: Callable[..., Any],
+    vjp: Sequence[Rule | None] | None = None,
+    jvp: Sequence[Rule | None] | None = None,
+    **kw: Any,
+) -> Primitive:
+    """Declare a primitive: forward, VJP rules and JVP rules side by side (see module doc)."""
+    return Primitive(name, fwd, vjp, jvp, **kw)
+
+
+# --- rule helpers, shared by every chapter ------------------------------------------------------
+
+
+def unbroadcast(xp: Any, g: Any, shape: tuple) -> Any:
+    """Sum ``g`` down to ``shape``: undoes NumPy-style broadcasting of an input of that shape."""
+    gshape = tuple(g.shape)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
+
+
+def shape_of(a: Any) -> tuple:
+    return tuple(a.shape) if hasattr(a, "shape") else ()
+
+
+# --- the namespace a rule receives as ``xp`` ----------------------------------------------------
+
+EXTENSIONS: dict[str, Primitive] = {}
+"""Non-standard primitives (scatter-add, einsum, conv...) that rules may call as ``xp.<name>``."""
+
+
+def extension(prim: Primitive) -> Primitive:
+    """Make ``prim`` callable from rules as ``xp.<prim.name>`` in both engine modes."""
+    EXTENSIONS[prim.name] = prim
+    return prim
+
+
+class RawOps:
+    """The backend namespace plus agrad's extensions, on raw arrays: the fast engine mode."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        prim = EXTENSIONS.get(name)
+        if prim is not None:
+            impl, xp = prim.impl(self._backend), self._backend.xp
+
+            def value(*a: Any, **k: Any) -> Any:
+                return impl(xp, *a, **k)
+        else:
+            value = getattr(self._backend.xp, name)
+        setattr(self, name, value)  # cache: later lookups are plain attribute reads
+        return value
+
+
+class TensorOps:
+    """agrad's own namespace plus the extensions, on Tensors: rules become differentiable."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = EXTENSIONS.get(name)
+        if value is None:
+            import agrad
+
+            value = getattr(agrad, name)
+        setattr(self, name, value)
+        return value
+
+
+TENSOR_OPS = TensorOps()
+
+
+def raw_ops(backend) -> RawOps:
+    ops = getattr(backend, "_raw_ops", None)
+    if ops is None:
+        ops = backend._raw_ops = RawOps(backend)
+    return ops
+
+
+from agrad._tensor import Tensor, _wrap  # noqa: E402  (Tensor's operators import primitives)

@@ -1,0 +1,42 @@
+"""Searching functions (the standard's chapter): ``where`` and friends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agrad._primitive import primitive, shape_of, unbroadcast
+
+
+def _where_branch(take_x: bool):
+    # The untaken branch gets an exact zero (not 0 * g), so a NaN/inf there cannot leak in.
+    def rule(xp: Any, g: Any, ans: Any, cond: Any, x: Any, y: Any) -> Any:
+        zero = xp.zeros_like(g)
+        picked = xp.where(cond, g, zero) if take_x else xp.where(cond, zero, g)
+        return unbroadcast(xp, picked, shape_of(x if take_x else y))
+
+    return rule
+
+
+where_p = primitive(
+    "where",
+    lambda xp, cond, x, y: xp.where(cond, x, y),
+    vjp=(None, _where_branch(True), _where_branch(False)),
+    jvp=(
+        None,
+        lambda xp, dx, ans, c, x, y: xp.where(c, dx, xp.zeros_like(ans)),
+        lambda xp, dy, ans, c, x, y: xp.where(c, xp.zeros_like(ans), dy),
+    ),
+)
+
+
+def where(condition: Any, x1: Any, x2: Any, /) -> Any:
+    """``x1`` where ``condition`` holds, else ``x2``; gradients flow only to the chosen branch.
+
+    Each branch receives an exact zero where it was not chosen, even if the cotangent there is
+    inf or NaN. A branch that is *itself* undefined where it is not chosen (``sqrt`` of a negative)
+    still has a NaN derivative there, as in PyTorch and JAX; compute it on safe inputs::
+
+        safe = where(x > 0, x, 1.0)
+        y = where(x > 0, sqrt(safe), 0.0)
+    """
+    return where_p(condition, x1, x2)

@@ -1,0 +1,82 @@
+"""The pytest plugin behind agrad's conformance suite.
+
+Every test that uses the ``backend`` fixture (the top-level ``conftest.py`` makes it autouse)
+runs once per backend: all registered backends that load here, or those named with
+``--backend NAME`` (repeatable), which may be a third-party backend registered through the
+``agrad.backends`` entry point. Marks:
+
+* ``@pytest.mark.requires("float64", ...)``: skip, naming the capability, where a backend lacks it.
+* ``@pytest.mark.backend_independent``: run once, not per backend (e.g. source scans).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import agrad
+
+_status: dict[str, str] = {}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backend",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run the suite on this agrad backend (repeatable); default: every installed one",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(*caps): needs these backend capabilities")
+    config.addinivalue_line("markers", "backend_independent: run once, not once per backend")
+    config.addinivalue_line("markers", "slow: long-running (still run by .ci/run)")
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    asked = config.getoption("--backend")
+    if asked:
+        for name in asked:  # an explicit request that cannot load is an error, not a skip
+            agrad.load_backend(name)
+        return list(asked)
+    if not _status:
+        _status.update(agrad.available_backends())
+    return [name for name, status in _status.items() if status == "ok"]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"agrad backends under test: {', '.join(selected_backends(config))}"]
+    for name, status in _status.items():
+        if status != "ok":
+            lines.append(f"agrad backend {name} not tested: {status}")
+    return lines
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("backend_independent"):
+        metafunc.parametrize("backend", [None], ids=["any"], indirect=True)
+        return
+    names = selected_backends(metafunc.config)
+    metafunc.parametrize("backend", names, ids=names, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest):
+    """The backend this test runs on (active for the test's duration)."""
+    name = getattr(request, "param", None)
+    if name is None:
+        yield None
+        return
+    be = agrad.load_backend(name)
+    marker = request.node.get_closest_marker("requires")
+    if marker:
+        caps = be.capabilities
+        for cap in marker.args:
+            if not getattr(caps, cap):
+                pytest.skip(f"backend {name!r} lacks the capability {cap!r}")
+    with agrad.using_backend(be):
+        be.rng.seed(0)
+        yield be

@@ -1,0 +1,16 @@
+"""agrad's conformance suite runs every test on every installed backend.
+
+``pytest --backend NAME`` (repeatable) restricts it to the named backends, including third-party
+ones registered through the ``agrad.backends`` entry point. The machinery lives in
+``agrad.testing.plugin`` so that third parties get the same fixtures.
+"""
+
+import pytest
+
+pytest_plugins = ["agrad.testing.plugin"]
+
+
+@pytest.fixture(autouse=True)
+def _every_backend(backend):
+    """Make the per-backend fixture apply to every test."""
+    return backend
