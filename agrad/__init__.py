@@ -51,15 +51,22 @@ from agrad._dtypes import (
 from agrad._elementwise import (
     abs,
     add,
+    clip,
     cos,
     divide,
     equal,
     exp,
+    expm1,
     greater,
     greater_equal,
     less,
     less_equal,
     log,
+    log1p,
+    logaddexp,
+    logical_and,
+    logical_not,
+    logical_or,
     maximum,
     minimum,
     multiply,
@@ -69,15 +76,24 @@ from agrad._elementwise import (
     sign,
     sin,
     sqrt,
+    square,
     subtract,
     tanh,
 )
 from agrad._engine import enable_grad, is_grad_enabled, no_grad
 from agrad._indexing import scatter_add, take
 from agrad._linalg_ops import matmul, matrix_transpose
-from agrad._manipulation import broadcast_to, expand_dims, permute_dims, reshape, squeeze
+from agrad._manipulation import (
+    broadcast_to,
+    concat,
+    expand_dims,
+    permute_dims,
+    reshape,
+    squeeze,
+    stack,
+)
 from agrad._primitive import Primitive, primitive
-from agrad._searching import where
+from agrad._searching import argmax, argmin, where
 from agrad._statistical import max, mean, min, sum
 from agrad._tensor import Tensor
 

@@ -170,6 +170,60 @@ sign_p = primitive(
     jvp=(lambda xp, da, ans, a: da * 0,),
 )
 
+log1p_p = primitive(
+    "log1p",
+    lambda xp, a: xp.log1p(a),
+    vjp=(lambda xp, g, ans, a: g / (1 + a),),
+    jvp=(lambda xp, da, ans, a: da / (1 + a),),
+)
+expm1_p = primitive(
+    "expm1",
+    lambda xp, a: xp.expm1(a),
+    vjp=(lambda xp, g, ans, a: g * (ans + 1),),
+    jvp=(lambda xp, da, ans, a: da * (ans + 1),),
+)
+square_p = primitive(
+    "square",
+    lambda xp, a: a * a,
+    vjp=(lambda xp, g, ans, a: g * (2 * a),),
+    jvp=(lambda xp, da, ans, a: da * (2 * a),),
+)
+
+
+def _logaddexp_rule(first: bool):
+    def rule(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
+        mine = a if first else b
+        return _unb(xp, g * xp.exp(mine - ans), mine)
+
+    return rule
+
+
+logaddexp_p = primitive(
+    "logaddexp",
+    lambda xp, a, b: xp.logaddexp(a, b),
+    vjp=(_logaddexp_rule(True), _logaddexp_rule(False)),
+)
+
+
+def _clip_fwd(xp: Any, x: Any, lo: Any, hi: Any) -> Any:
+    return xp.clip(x, lo, hi)
+
+
+def _clip_rule(which: int):
+    # The gradient goes to whichever of x, min, max produced the output (x wins ties).
+    def rule(xp: Any, g: Any, ans: Any, x: Any, lo: Any, hi: Any) -> Any:
+        inside = ans == x
+        if which == 0:
+            return _sel(xp, inside, g)
+        bound = lo if which == 1 else hi
+        picked = xp.logical_and(ans == bound, xp.logical_not(inside))
+        return _unb(xp, _sel(xp, picked, g), bound)
+
+    return rule
+
+
+clip_p = primitive("clip", _clip_fwd, vjp=(_clip_rule(0), _clip_rule(1), _clip_rule(2)))
+
 # --- comparisons: not differentiable (vjp=None), results never require grad ---------------------
 
 less_p = primitive("less", lambda xp, a, b: a < b)
@@ -178,6 +232,9 @@ greater_p = primitive("greater", lambda xp, a, b: a > b)
 greater_equal_p = primitive("greater_equal", lambda xp, a, b: a >= b)
 equal_p = primitive("equal", lambda xp, a, b: a == b)
 not_equal_p = primitive("not_equal", lambda xp, a, b: a != b)
+logical_and_p = primitive("logical_and", lambda xp, a, b: xp.logical_and(a, b))
+logical_or_p = primitive("logical_or", lambda xp, a, b: xp.logical_or(a, b))
+logical_not_p = primitive("logical_not", lambda xp, a: xp.logical_not(a))
 
 
 # --- the public functions, with the standard's signatures ----------------------------------------
@@ -255,6 +312,27 @@ def sign(x: Any, /) -> Any:
     return sign_p(x)
 
 
+def log1p(x: Any, /) -> Any:
+    return log1p_p(x)
+
+
+def expm1(x: Any, /) -> Any:
+    return expm1_p(x)
+
+
+def square(x: Any, /) -> Any:
+    return square_p(x)
+
+
+def logaddexp(x1: Any, x2: Any, /) -> Any:
+    return logaddexp_p(x1, x2)
+
+
+def clip(x: Any, /, min: Any = None, max: Any = None) -> Any:  # noqa: A002 - the standard's names
+    """``x`` limited to ``[min, max]``; the gradient goes to whichever value was chosen."""
+    return clip_p(x, min, max)
+
+
 def less(x1: Any, x2: Any, /) -> Any:
     return less_p(x1, x2)
 
@@ -277,3 +355,15 @@ def equal(x1: Any, x2: Any, /) -> Any:
 
 def not_equal(x1: Any, x2: Any, /) -> Any:
     return not_equal_p(x1, x2)
+
+
+def logical_and(x1: Any, x2: Any, /) -> Any:
+    return logical_and_p(x1, x2)
+
+
+def logical_or(x1: Any, x2: Any, /) -> Any:
+    return logical_or_p(x1, x2)
+
+
+def logical_not(x: Any, /) -> Any:
+    return logical_not_p(x)

@@ -46,6 +46,60 @@ squeeze_p = primitive(
 )
 
 
+def _split_rule(i: int):
+    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+        start = sum(shape_of(a)[axis] for a in arrays[:i])
+        stop = start + shape_of(arrays[i])[axis]
+        key = (slice(None),) * (axis % len(shape_of(g))) + (slice(start, stop), Ellipsis)
+        return g[key]
+
+    return rule
+
+
+def _concat_fwd(xp: Any, *arrays: Any, axis: int) -> Any:
+    return xp.concat(arrays, axis=axis)
+
+
+def _stack_rule(i: int):
+    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+        key = (slice(None),) * (axis % len(shape_of(g))) + (i, Ellipsis)
+        return g[key]
+
+    return rule
+
+
+_MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunked
+
+
+def _variadic(name: str, fwd: Any, rule: Any) -> Any:
+    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)))
+
+
+concat_p = _variadic("concat", _concat_fwd, _split_rule)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule)
+
+
+def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:
+    """Join arrays along an existing axis (``axis=None`` flattens first)."""
+    arrays = tuple(arrays)
+    if axis is None:
+        arrays = tuple(reshape(a, (-1,)) for a in arrays)
+        axis = 0
+    if len(arrays) > _MAX_ARITY:
+        return concat_p(*(concat(arrays[i:i + _MAX_ARITY], axis=axis)
+                          for i in range(0, len(arrays), _MAX_ARITY)), axis=axis)
+    return concat_p(*arrays, axis=axis)
+
+
+def stack(arrays: tuple[Any, ...] | list[Any], /, *, axis: int = 0) -> Any:
+    """Join arrays along a new axis."""
+    arrays = tuple(arrays)
+    if len(arrays) > _MAX_ARITY:
+        parts = [stack(arrays[i:i + _MAX_ARITY], axis=axis) for i in range(0, len(arrays), _MAX_ARITY)]
+        return concat(parts, axis=axis)
+    return stack_p(*arrays, axis=axis)
+
+
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Any:
     """``x`` with a new shape (one entry may be -1)."""
     return reshape_p(x, shape=tuple(shape))

@@ -40,3 +40,19 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Any:
         y = where(x > 0, sqrt(safe), 0.0)
     """
     return where_p(condition, x1, x2)
+
+
+argmax_p = primitive("argmax", lambda xp, x, *, axis=None, keepdims=False: xp.argmax(
+    x, axis=axis, keepdims=keepdims))
+argmin_p = primitive("argmin", lambda xp, x, *, axis=None, keepdims=False: xp.argmin(
+    x, axis=axis, keepdims=keepdims))
+
+
+def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the maximum (not differentiable)."""
+    return argmax_p(x, axis=axis, keepdims=keepdims)
+
+
+def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
+    """Index of the minimum (not differentiable)."""
+    return argmin_p(x, axis=axis, keepdims=keepdims)

@@ -25,7 +25,9 @@ BINARY_SHAPES = [((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 4), (3, 1)), ((), (2,
 
 
 @pytest.mark.parametrize("shapes", BINARY_SHAPES, ids=str)
-@pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
+@pytest.mark.parametrize(
+    "op", ["add", "subtract", "multiply", "divide", "maximum", "minimum", "logaddexp"]
+)
 def test_binary_broadcasting(op, shapes):
     a, b = r(*shapes[0], seed=1), r(*shapes[1], seed=2, low=0.5)
     gradcheck(getattr(agrad, op), a, b)
@@ -41,12 +43,12 @@ def test_pow_tensor_exponent_and_scalar_base():
     gradcheck(lambda p: 2.0**p, r(4, seed=2))
 
 
-@pytest.mark.parametrize("fn", ["exp", "tanh", "sin", "cos", "negative", "abs"])
+@pytest.mark.parametrize("fn", ["exp", "tanh", "sin", "cos", "negative", "abs", "expm1", "square"])
 def test_unary(fn):
     gradcheck(getattr(agrad, fn), r(2, 5, seed=4))
 
 
-@pytest.mark.parametrize("fn", ["log", "sqrt"])
+@pytest.mark.parametrize("fn", ["log", "sqrt", "log1p"])
 def test_unary_positive_domain(fn):
     gradcheck(getattr(agrad, fn), r(2, 5, seed=4, low=0.3))
 
@@ -199,3 +201,12 @@ def test_against_torch_autograd(backend):
     f(A, aa, ab, ac).backward()
     for t, a in ((ta, aa), (tb, ab), (tc, ac)):
         assert_close(a.grad, t.grad.numpy(), rtol=1e-10)
+
+
+def test_clip_concat_stack():
+    x = r(3, 4, seed=20)
+    gradcheck(lambda t: agrad.clip(t, -0.5, 0.7), x)
+    gradcheck(lambda t, lo: agrad.clip(t, lo, 0.7), x, r(4, seed=21) * 0.1 - 1.0)
+    gradcheck(lambda a, b: agrad.concat([a, b, a], axis=1), x, r(3, 2, seed=22))
+    gradcheck(lambda a, b: agrad.stack([a, b], axis=1), x, r(3, 4, seed=23))
+    gradcheck(lambda a: agrad.concat([a, a], axis=None), x)
