@@ -156,6 +156,28 @@ def can_cast(from_: Any, to: DType, /) -> bool:
     return PROMOTION_TABLE.get((from_, to)) is to
 
 
+_PASS = {
+    "bool": (bool,),
+    "signed integer": (int, bool),
+    "unsigned integer": (int, bool),
+    "real floating": (float, int, bool),
+    "complex floating": (complex, float, int, bool),
+}
+
+
+def scalar_passthrough(backend: Any) -> dict[Any, tuple[type, ...]]:
+    """``{native dtype: Python scalar types that combine with it unchanged}`` for ``backend``.
+
+    The operators' fast path: ``tensor * 2.0`` needs one dict lookup to know that the backend
+    gives the standard's result without any conversion.
+    """
+    table = getattr(backend, "_agrad_scalar_ok", None)
+    if table is None:
+        table = {native: _PASS[d.kind] for native, d in _dtypes._tables(backend)[1].items()}
+        backend._agrad_scalar_ok = table
+    return table
+
+
 def promote(x1: Any, x2: Any) -> tuple[Any, Any]:
     """``x1`` and ``x2`` (Tensors, backend arrays or Python scalars) converted to their common dtype.
 

@@ -25,7 +25,20 @@ class UniqueInverseResult(NamedTuple):
     inverse_indices: Any
 
 
-unique_all_p = primitive("unique_all", lambda xp, x: tuple(xp.unique_all(x)), multi_output=True)
+def _unique_all_fwd(xp: Any, x: Any) -> tuple[Any, ...]:
+    try:
+        return tuple(xp.unique_all(x))
+    except NotImplementedError:  # PyTorch: built from unique_inverse and unique_counts
+        values, inverse = xp.unique_inverse(x)
+        counts = xp.unique_counts(x)[1]
+        flat = xp.reshape(inverse, (-1,))
+        order = xp.argsort(flat, stable=True)
+        targets = xp.arange(values.shape[0], dtype=flat.dtype, device=getattr(x, "device", None))
+        first = xp.searchsorted(xp.take(flat, order), targets, side="left")
+        return values, xp.take(order, first), inverse, counts
+
+
+unique_all_p = primitive("unique_all", _unique_all_fwd, multi_output=True)
 unique_counts_p = primitive("unique_counts", lambda xp, x: tuple(xp.unique_counts(x)), multi_output=True)
 unique_inverse_p = primitive("unique_inverse", lambda xp, x: tuple(xp.unique_inverse(x)),
                              multi_output=True)

@@ -379,7 +379,7 @@ from agrad._indexing import getitem, setitem  # noqa: E402
 from agrad._linalg_ops import matmul_p as matmul  # noqa: E402
 from agrad._manipulation import permute_dims, reshape  # noqa: E402
 from agrad._primitive import grad_mode  # noqa: E402
-from agrad._promotion import promote  # noqa: E402
+from agrad._promotion import promote, scalar_passthrough  # noqa: E402
 from agrad._statistical import max, mean, sum  # noqa: E402
 
 negative, positive, abs, exp, log, tanh = (_ew.negative_p, _ew.positive_p, _ew.abs_p, _ew.exp_p,
@@ -389,6 +389,17 @@ _SCALAR_TYPES = (int, float, complex, bool)
 
 
 def _binop(prim: Any, a: Any, b: Any, reflected: bool = False) -> Any:
+    tb = type(b)
+    if tb is Tensor:  # the fast paths: nothing to convert
+        if a.value.dtype == b.value.dtype:
+            return prim(b, a) if reflected else prim(a, b)
+    else:
+        try:
+            ok = a._backend._agrad_scalar_ok
+        except AttributeError:
+            ok = scalar_passthrough(a._backend)
+        if tb in ok.get(a.value.dtype, ()):
+            return prim(b, a) if reflected else prim(a, b)
     if not (isinstance(b, (Tensor, *_SCALAR_TYPES)) or a._backend.is_array(b)):
         if not hasattr(b, "shape"):
             return NotImplemented
