@@ -20,18 +20,38 @@ from agrad._backend import (
     set_backend,
     using_backend,
 )
+
+# --- the standard's chapters (keep each block's names sorted) --------------------------------
+from agrad._constants import e, inf, nan, newaxis, pi
+from agrad._contractions import tensordot, vecdot
 from agrad._creation import (
     arange,
     asarray,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
     full,
     full_like,
+    linspace,
+    meshgrid,
     ones,
     ones_like,
     tensor,
+    tril,
+    triu,
     zeros,
     zeros_like,
 )
-from agrad._data_type_functions import astype, isdtype
+from agrad._data_type_functions import (
+    astype,
+    can_cast,
+    finfo,
+    iinfo,
+    isdtype,
+    result_type,
+    to_device,
+)
 from agrad._dtypes import (
     DType,
     bool,
@@ -50,52 +70,116 @@ from agrad._dtypes import (
 )
 from agrad._elementwise import (
     abs,
+    acos,
+    acosh,
     add,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_and,
+    bitwise_invert,
+    bitwise_left_shift,
+    bitwise_or,
+    bitwise_right_shift,
+    bitwise_xor,
+    ceil,
     clip,
+    conj,
+    copysign,
     cos,
+    cosh,
     divide,
     equal,
     exp,
     expm1,
+    floor,
+    floor_divide,
     greater,
     greater_equal,
+    hypot,
+    imag,
+    isfinite,
+    isinf,
+    isnan,
     less,
     less_equal,
     log,
     log1p,
+    log2,
+    log10,
     logaddexp,
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     maximum,
     minimum,
     multiply,
     negative,
+    nextafter,
     not_equal,
+    positive,
     pow,
+    real,
+    reciprocal,
+    remainder,
+    round,
     sign,
+    signbit,
     sin,
+    sinh,
     sqrt,
     square,
     subtract,
+    tan,
     tanh,
+    trunc,
 )
 from agrad._engine import enable_grad, is_grad_enabled, no_grad
-from agrad._indexing import scatter_add, take
+from agrad._indexing import (
+    scatter_add,
+    take,
+    take_along_axis,
+)
+from agrad._info import __array_namespace_info__
 from agrad._linalg_ops import matmul, matrix_transpose
 from agrad._manipulation import (
+    broadcast_arrays,
+    broadcast_shapes,
     broadcast_to,
     concat,
     expand_dims,
+    flip,
+    moveaxis,
     permute_dims,
+    repeat,
     reshape,
+    roll,
     squeeze,
     stack,
+    tile,
+    unstack,
 )
 from agrad._primitive import Primitive, primitive
-from agrad._searching import argmax, argmin, where
-from agrad._statistical import max, mean, min, sum
+from agrad._searching import argmax, argmin, nonzero, searchsorted, where
+from agrad._set_functions import isin, unique_all, unique_counts, unique_inverse, unique_values
+from agrad._sorting import argsort, sort
+from agrad._statistical import (
+    count_nonzero,
+    cumulative_prod,
+    cumulative_sum,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
 from agrad._tensor import Tensor
+from agrad._utility import all, any, diff
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 

@@ -80,3 +80,71 @@ def tensor(data: Any, *, dtype: Any = None, requires_grad: bool = False) -> Tens
     if requires_grad:
         t.requires_grad_(True)
     return t
+
+
+def empty(shape: int | tuple[int, ...], *, dtype: Any = None, device: Any = None) -> Tensor:
+    return _make("empty", shape, dtype=dtype, device=device)
+
+
+def empty_like(x: Any, /, *, dtype: Any = None, device: Any = None) -> Tensor:
+    return _make_like("empty_like", x, dtype=dtype, device=device)
+
+
+def eye(n_rows: int, n_cols: int | None = None, /, *, k: int = 0, dtype: Any = None,
+        device: Any = None) -> Tensor:
+    return _make("eye", n_rows, n_cols, k=k, dtype=dtype, device=device)
+
+
+def linspace(start: Any, stop: Any, /, num: int, *, dtype: Any = None, device: Any = None,
+             endpoint: bool = True) -> Tensor:
+    return _make("linspace", start, stop, num, dtype=dtype, device=device, endpoint=endpoint)
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Tensor:
+    """A tensor (no grad) from any object that speaks DLPack, on the active backend."""
+    be = get_backend()
+    value = x.value if isinstance(x, Tensor) else x
+    kw = {} if device is None and copy is None else {"device": device, "copy": copy}
+    return _wrap(be.xp.from_dlpack(value, **kw), be, None, 0)
+
+
+def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Any]:
+    """Coordinate grids from 1-D arrays (differentiable: reshape + broadcast_to)."""
+    from agrad._manipulation import broadcast_to, reshape
+
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    n = len(arrays)
+    sizes = [a.shape[0] for a in arrays]
+    if indexing == "xy" and n > 1:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    out = []
+    for i, a in enumerate(arrays):
+        axis = i if indexing == "ij" or n < 2 else (1, 0, *range(2, n))[i]
+        shape = tuple(-1 if d == axis else 1 for d in range(n))
+        out.append(broadcast_to(reshape(a, shape), tuple(sizes)))
+    return out
+
+
+def _tri(name: str):
+    from agrad._primitive import primitive
+
+    return primitive(
+        name,
+        lambda xp, x, *, k: getattr(xp, name)(x, k=k),
+        vjp=(lambda xp, g, ans, x, *, k: getattr(xp, name)(g, k=k),),
+        jvp=(lambda xp, dx, ans, x, *, k: getattr(xp, name)(dx, k=k),),
+    )
+
+
+tril_p, triu_p = _tri("tril"), _tri("triu")
+
+
+def tril(x: Any, /, *, k: int = 0) -> Any:
+    """The lower triangle of the last two axes (the rest zero); differentiable."""
+    return tril_p(x, k=k)
+
+
+def triu(x: Any, /, *, k: int = 0) -> Any:
+    """The upper triangle of the last two axes (the rest zero); differentiable."""
+    return triu_p(x, k=k)

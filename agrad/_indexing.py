@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import extension, primitive, shape_of
+from agrad._primitive import extension, primitive, shape_of, unbroadcast
 
 
 def _widen(xp: Any, v: Any) -> tuple[Any, Any]:
@@ -139,12 +139,165 @@ def _is_int_array(k: Any) -> bool:
     return dt is not None and "int" in str(dt) and len(getattr(k, "shape", ())) == 1
 
 
+def positive_steps(key: Any, shape: tuple) -> tuple[Any, tuple[int, ...]]:
+    """``key`` with every negative-step slice rewritten as a positive one, and the output axes to
+    flip afterwards: ``x[::-1]`` is ``flip(x[0:n])``. PyTorch has no negative steps; this makes
+    them work on every backend. Keys holding arrays (advanced indexing) are returned unchanged.
+    """
+    keys = key if isinstance(key, tuple) else (key,)
+    if not any(type(k) is slice and k.step is not None and k.step < 0 for k in keys):
+        return key, ()
+    if any(not (k is None or k is Ellipsis or isinstance(k, (int, slice))) for k in keys):
+        return key, ()
+    used = sum(1 for k in keys if k is not None and k is not Ellipsis)
+    expanded: list[Any] = []
+    for k in keys:
+        if k is Ellipsis:
+            expanded.extend([slice(None)] * (len(shape) - used))
+        else:
+            expanded.append(k)
+    out, flips, dim, axis = [], [], 0, 0
+    for k in expanded:
+        if k is None:
+            out.append(k)
+            axis += 1
+            continue
+        if isinstance(k, slice):
+            if k.step is not None and k.step < 0:
+                r = range(*k.indices(shape[dim]))
+                k = slice(r[-1], r[0] + 1, -k.step) if len(r) else slice(0, 0)
+                flips.append(axis)
+            axis += 1
+        out.append(k)
+        dim += 1
+    return tuple(out), tuple(flips)
+
+
 def getitem(x: Any, key: Any) -> Any:
-    """``x[key]``: basic slicing, boolean masks and integer arrays, with gradients."""
+    """``x[key]``: basic slicing (negative steps too), boolean masks and integer arrays (one or
+    several), with gradients."""
+    from agrad._manipulation import flip
+
     key = unwrap_key(key)
     if _is_int_array(key):  # x[idx] is take along axis 0: portable, and its VJP a segment sum
         return take_p(x, key, axis=0)
-    return getitem_p(x, key=complete_key(key, len(x.shape)))
+    key, flips = positive_steps(key, tuple(x.shape))
+    out = getitem_p(x, key=complete_key(key, len(x.shape)))
+    return flip(out, axis=flips) if flips else out
+
+
+def _setitem_fwd(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
+    try:  # a copy, then NumPy-style assignment: the input array is never written
+        out = xp.asarray(x, copy=True)
+        out[key] = v
+        return out
+    except TypeError:  # an immutable backend (JAX): rebuild through a scatter
+        return _setitem_ref(xp, x, v, key=key)
+
+
+def _setitem_ref(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
+    """Portable ``x[key] = v``: ``where(hit, scatter(v), x)``, no assignment at all."""
+    shape = shape_of(x)
+    region = x[key]
+    vb = xp.broadcast_to(xp.asarray(v, dtype=x.dtype, device=getattr(x, "device", None)),
+                         shape_of(region))
+    hit = index_scatter_ref(xp, xp.ones_like(region), shape=shape, key=key) != 0
+    return xp.where(hit, index_scatter_ref(xp, vb, shape=shape, key=key), x)
+
+
+def _setitem_dx(xp: Any, g: Any, ans: Any, x: Any, v: Any, *, key: Any) -> Any:
+    hit = xp.index_scatter(xp.ones_like(g[key]), shape=shape_of(x), key=key) != 0
+    return xp.where(hit, xp.zeros_like(g), g)
+
+
+setitem_p = primitive(
+    "setitem",
+    _setitem_fwd,
+    vjp=(_setitem_dx, lambda xp, g, ans, x, v, *, key: unbroadcast(xp, g[key], shape_of(v))),
+    jvp=(
+        lambda xp, dx, ans, x, v, *, key: _setitem_dx(xp, dx, ans, x, v, key=key),
+        lambda xp, dv, ans, x, v, *, key: xp.index_scatter(
+            xp.broadcast_to(dv, shape_of(ans[key])), shape=shape_of(ans), key=key),
+    ),
+)
+
+
+def setitem(x: Any, key: Any, value: Any) -> Any:
+    """A new tensor: ``x`` with ``x[key]`` replaced by ``value`` (what ``x[key] = value`` records).
+
+    Differentiable in ``x`` (zero cotangent on the overwritten elements) and in ``value`` (the
+    cotangent of the region, summed over broadcast axes). Repeated integer indices: which
+    write wins is unspecified, as in the standard.
+    """
+    from agrad._manipulation import flip
+    from agrad._promotion import backend_of
+    from agrad._tensor import Tensor
+
+    key = unwrap_key(key)
+    key, flips = positive_steps(key, tuple(x.shape))
+    key = complete_key(key, len(x.shape))
+    if flips:  # value was given in the negative-step order: reverse it the same way
+        region_shape = tuple(getitem_p(x, key=key).shape)
+        value = flip(_broadcast_value(value, region_shape, x), axis=flips)
+    if not isinstance(value, Tensor):
+        be = backend_of(x)
+        value = Tensor(be.xp.asarray(value, dtype=x.value.dtype, device=be.device),
+                       requires_grad=False, backend=be)
+    elif value.dtype is not x.dtype:
+        from agrad._data_type_functions import astype
+
+        value = astype(value, x.dtype)
+    return setitem_p(x, value, key=key)
+
+
+def _broadcast_value(value: Any, shape: tuple, like: Any) -> Any:
+    from agrad._manipulation import broadcast_to
+    from agrad._tensor import Tensor
+
+    if not isinstance(value, Tensor):
+        be = like._backend
+        value = Tensor(be.xp.asarray(value, dtype=like.value.dtype, device=be.device),
+                       requires_grad=False, backend=be)
+    return broadcast_to(value, shape)
+
+
+def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any:
+    """Flat positions in an array of ``shape`` addressed by ``take_along_axis(.., indices, axis)``."""
+    n = len(shape)
+    ishape = shape_of(indices)
+    flat = None
+    stride = 1
+    for d in range(n - 1, -1, -1):
+        if d == axis:
+            idx = indices
+        else:
+            grid = xp.arange(ishape[d], dtype=indices.dtype, device=getattr(indices, "device", None))
+            idx = xp.reshape(grid, tuple(ishape[d] if i == d else 1 for i in range(n)))
+        term = idx * stride
+        flat = term if flat is None else flat + term
+        stride *= shape[d]
+    return xp.reshape(xp.broadcast_to(flat, ishape), (-1,))
+
+
+def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
+    shape = shape_of(x)
+    positions = _along_axis_positions(xp, indices, shape, axis % len(shape))
+    flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
+    return xp.reshape(flat, shape)
+
+
+take_along_axis_p = primitive(
+    "take_along_axis",
+    lambda xp, x, indices, *, axis: xp.take_along_axis(x, indices, axis=axis),
+    vjp=(_take_along_axis_vjp, None),
+    jvp=(lambda xp, dx, ans, x, indices, *, axis: xp.take_along_axis(dx, indices, axis=axis), None),
+)
+
+
+def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
+    """Elements of ``x`` at ``indices`` along ``axis`` (same shape elsewhere); repeated
+    indices add up in the gradient."""
+    return take_along_axis_p(x, unwrap_key(indices), axis=axis)
 
 
 def scatter_add(values: Any, index: Any, size: int) -> Any:
@@ -152,4 +305,4 @@ def scatter_add(values: Any, index: Any, size: int) -> Any:
     return scatter_add_p(values, index=unwrap_key(index), size=size)
 
 
-__all__ = ["getitem", "scatter_add", "shape_of"]
+__all__ = ["getitem", "scatter_add", "setitem", "shape_of", "take", "take_along_axis"]

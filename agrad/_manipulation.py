@@ -71,12 +71,36 @@ def _stack_rule(i: int):
 _MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunked
 
 
-def _variadic(name: str, fwd: Any, rule: Any) -> Any:
-    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)))
+def _one_hot_tangent(join: Any):
+    """JVP of argument ``i`` of a join: the join of ``d`` with zeros in every other slot."""
+
+    def make(i: int):
+        def rule(xp: Any, d: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+            parts = [d if j == i else xp.zeros_like(a) for j, a in enumerate(arrays)]
+            return join(xp, parts, axis)
+
+        return rule
+
+    return make
 
 
-concat_p = _variadic("concat", _concat_fwd, _split_rule)
-stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule)
+def _variadic(name: str, fwd: Any, rule: Any, join: Any) -> Any:
+    jvp = _one_hot_tangent(join)
+    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)),
+                     jvp=tuple(jvp(i) for i in range(_MAX_ARITY)))
+
+
+def _concat_join(xp: Any, parts: list, axis: int) -> Any:
+    return xp.concat(parts, axis=axis)
+
+
+def _stack_join(xp: Any, parts: list, axis: int) -> Any:
+    return xp.stack(parts, axis=axis)
+
+
+concat_p = _variadic("concat", _concat_fwd, _split_rule, _concat_join)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule,
+                    _stack_join)
 
 
 def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:
@@ -123,3 +147,127 @@ def expand_dims(x: Any, /, axis: int = 0) -> Any:
 def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Any:
     """``x`` without the length-1 axes ``axis``."""
     return squeeze_p(x, axis=axis)
+
+
+# --- flip, roll, tile, repeat -----------------------------------------------------------------
+
+
+def _axes_or_all(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
+
+
+flip_p = primitive(
+    "flip",
+    lambda xp, x, *, axis: xp.flip(x, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, axis: xp.flip(g, axis=axis),),
+    jvp=(lambda xp, dx, ans, x, *, axis: xp.flip(dx, axis=axis),),
+)
+
+
+def _neg_shift(shift: Any) -> Any:
+    return -shift if isinstance(shift, int) else tuple(-s for s in shift)
+
+
+roll_p = primitive(
+    "roll",
+    lambda xp, x, *, shift, axis: xp.roll(x, shift, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, shift, axis: xp.roll(g, _neg_shift(shift), axis=axis),),
+    jvp=(lambda xp, dx, ans, x, *, shift, axis: xp.roll(dx, shift, axis=axis),),
+)
+
+
+def _tile_vjp(xp: Any, g: Any, ans: Any, x: Any, *, repetitions: tuple) -> Any:
+    # The output is (r0*s0, r1*s1, ...): view it as (r0, s0, r1, s1, ...) and sum over the r's.
+    shape = shape_of(x)
+    reps = (1,) * (len(shape_of(g)) - len(repetitions)) + tuple(repetitions)
+    full = (1,) * (len(reps) - len(shape)) + shape
+    split = tuple(n for pair in zip(reps, full) for n in pair)
+    g = xp.sum(xp.reshape(g, split), axis=tuple(range(0, len(split), 2)))
+    return xp.reshape(g, shape)
+
+
+tile_p = primitive(
+    "tile",
+    lambda xp, x, *, repetitions: xp.tile(x, repetitions),
+    vjp=(_tile_vjp,),
+    jvp=(lambda xp, dx, ans, x, *, repetitions: xp.tile(dx, repetitions),),
+)
+
+
+def flip(x: Any, /, *, axis: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` with the order of elements reversed along ``axis`` (all axes by default)."""
+    return flip_p(x, axis=axis)
+
+
+def roll(x: Any, /, shift: int | tuple[int, ...], *, axis: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` rolled by ``shift`` along ``axis`` (flattened when ``axis`` is None)."""
+    return roll_p(x, shift=shift if isinstance(shift, int) else tuple(shift),
+                  axis=axis if axis is None or isinstance(axis, int) else tuple(axis))
+
+
+def tile(x: Any, repetitions: tuple[int, ...], /) -> Any:
+    """``x`` repeated ``repetitions[i]`` times along each axis; the gradient sums the copies."""
+    return tile_p(x, repetitions=tuple(repetitions))
+
+
+def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Any:
+    """Each element of ``x`` repeated ``repeats`` times along ``axis`` (flattened if None).
+
+    Written as ``take`` with repeated indices, so its gradient is ``take``'s segment sum.
+    """
+    from agrad._indexing import take, unwrap_key
+    from agrad._promotion import backend_of
+
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    be = backend_of(x)
+    xp = be.xp
+    n = tuple(x.shape)[axis]
+    reps = unwrap_key(repeats)
+    index = xp.repeat(xp.arange(n, device=be.device), reps)
+    return take(x, index, axis=axis)
+
+
+# --- compositions: no primitive of their own ---------------------------------------------------
+
+
+def moveaxis(x: Any, source: int | tuple[int, ...], destination: int | tuple[int, ...], /) -> Any:
+    """``x`` with the axes ``source`` moved to ``destination`` (a permutation)."""
+    n = len(x.shape)
+    src = _axes_or_all(source, n)
+    dst = _axes_or_all(destination, n)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    order = [a for a in range(n) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute_dims(x, tuple(order))
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, as a tuple (each one differentiable)."""
+    n = len(x.shape)
+    axis = axis % n
+    return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape the given shapes broadcast to (the standard's rules)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1 and out[i] not in (1, n):
+                raise ValueError(f"shapes {shapes} cannot be broadcast together (axis {i - ndim})")
+            if n != 1:
+                out[i] = n
+    return tuple(out)
+
+
+def broadcast_arrays(*arrays: Any) -> list[Any]:
+    """The arrays broadcast to their common shape (each one differentiable)."""
+    shape = broadcast_shapes(*(tuple(a.shape) for a in arrays))
+    return [broadcast_to(a, shape) for a in arrays]

@@ -56,3 +56,24 @@ def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any
 def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
     """Index of the minimum (not differentiable)."""
     return argmin_p(x, axis=axis, keepdims=keepdims)
+
+
+searchsorted_p = primitive("searchsorted", lambda xp, x1, x2, sorter, *, side: xp.searchsorted(
+    x1, x2, side=side, sorter=sorter))
+nonzero_p = primitive("nonzero", lambda xp, x: tuple(xp.nonzero(x)), multi_output=True)
+
+
+def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:
+    """Where ``x2``'s elements would be inserted into the sorted ``x1`` (not differentiable)."""
+    from agrad._indexing import unwrap_key
+    from agrad._promotion import promote
+
+    if isinstance(x2, (int, float)):
+        x1, x2 = promote(x1, x2)
+    return searchsorted_p(x1, x2, unwrap_key(sorter), side=side)
+
+
+def nonzero(x: Any, /) -> tuple[Any, ...]:
+    """Indices of the non-zero elements, one array per axis (not differentiable; its shape
+    depends on the data, so lazy backends may refuse it)."""
+    return nonzero_p(x)

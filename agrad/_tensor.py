@@ -200,74 +200,101 @@ class Tensor:
         )
 
     # --- operators (each one a primitive; see the chapter modules) ----------------------------
-
-    def __add__(self, other: Any) -> Tensor:
-        return add(self, other)
-
-    def __radd__(self, other: Any) -> Tensor:
-        return add(other, self)
-
-    def __sub__(self, other: Any) -> Tensor:
-        return subtract(self, other)
-
-    def __rsub__(self, other: Any) -> Tensor:
-        return subtract(other, self)
-
-    def __mul__(self, other: Any) -> Tensor:
-        return multiply(self, other)
-
-    def __rmul__(self, other: Any) -> Tensor:
-        return multiply(other, self)
-
-    def __truediv__(self, other: Any) -> Tensor:
-        return divide(self, other)
-
-    def __rtruediv__(self, other: Any) -> Tensor:
-        return divide(other, self)
-
-    def __pow__(self, other: Any) -> Tensor:
-        return pow(self, other)
-
-    def __rpow__(self, other: Any) -> Tensor:
-        return pow(other, self)
-
-    def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
-
-    def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(other, self)
+    # The binary operators, their reflected and in-place forms are installed below the class by
+    # ``_install_operators`` (one definition for all of them, not 39 copies).
 
     def __neg__(self) -> Tensor:
         return negative(self)
 
     def __pos__(self) -> Tensor:
-        return self
+        return positive(self)
 
     def __abs__(self) -> Tensor:
         return abs(self)
 
-    def __lt__(self, other: Any) -> Tensor:
-        return less(self, other)
-
-    def __le__(self, other: Any) -> Tensor:
-        return less_equal(self, other)
-
-    def __gt__(self, other: Any) -> Tensor:
-        return greater(self, other)
-
-    def __ge__(self, other: Any) -> Tensor:
-        return greater_equal(self, other)
+    def __invert__(self) -> Tensor:
+        return bitwise_invert(self)
 
     def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return equal(self, other)
+        return _binop(equal, self, other)
 
     def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return not_equal(self, other)
+        return _binop(not_equal, self, other)
 
     __hash__ = object.__hash__  # tensors are dict keys by identity, as in PyTorch
 
     def __getitem__(self, key: Any) -> Tensor:
         return getitem(self, key)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        """``x[key] = value``, differentiable in both ``x`` and ``value``.
+
+        Functional underneath (works on immutable backends): the backend array is never
+        written; this Tensor gets a new value and a new graph node (see :meth:`_rebind`).
+        """
+        old = self._before_update()
+        if value is self:
+            value = old
+        self._rebind(setitem(old, key, value))
+
+    def _before_update(self) -> Tensor:
+        """A Tensor standing for this one's current state, before an in-place update.
+
+        The update is recorded against it, so this Tensor's new node does not point at itself.
+        A leaf that requires grad may only be updated under ``agrad.no_grad()`` (optimizer
+        steps), as in PyTorch: otherwise its gradient would have nowhere to go.
+        """
+        if self._node is None and self.requires_grad and grad_mode.enabled:
+            raise RuntimeError(
+                "in-place update of a leaf tensor that requires grad: its gradient would be lost. "
+                "Write y = x + ... (out of place), or update it inside agrad.no_grad() "
+                "(e.g. an optimizer step)."
+            )
+        t = _wrap(self.value, self._backend, self._node, self._idx)
+        t.requires_grad = self.requires_grad
+        return t
+
+    def _rebind(self, new: Tensor) -> Tensor:
+        """Make this Tensor hold ``new`` (an in-place update, done functionally).
+
+        Under ``no_grad`` only the value changes: a leaf stays a leaf that requires grad.
+        Graphs recorded *before* the update that used this Tensor see its new history; use the
+        out-of-place form when an earlier graph still needs the old one.
+        """
+        if new.dtype is not self.dtype:
+            raise TypeError(
+                f"in-place update of a {self.dtype.name} tensor would give {new.dtype.name}; "
+                f"the standard keeps the dtype of the left operand. Write x = x <op> y instead."
+            )
+        self.value = new.value
+        if grad_mode.enabled:
+            self._node, self._idx, self.requires_grad = new._node, new._idx, new.requires_grad
+        return self
+
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """agrad itself: the Array API namespace of a Tensor, whatever the backend."""
+        if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12", "2025.12"):
+            raise ValueError(f"agrad implements the Array API 2025.12; got api_version={api_version!r}")
+        import agrad
+
+        return agrad
+
+    def __dlpack__(self, **kwargs: Any) -> Any:
+        """Export the backend array through DLPack. This leaves the graph: the consumer's array
+        carries no gradient (documented graph break, like ``float(x)``)."""
+        return self.value.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self) -> tuple:
+        return self.value.__dlpack_device__()
+
+    def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
+        """This tensor on ``device`` (differentiable: the gradient moves back)."""
+        return to_device(self, device, stream=stream)
+
+    def __iter__(self):
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d Tensor")
+        return (self[i] for i in range(self.shape[0]))
 
     # --- a few methods PyTorch users reach for ------------------------------------------------
 
@@ -347,12 +374,75 @@ _new = object.__new__
 
 # The operators above call these primitives; imported last because those modules import Tensor.
 from agrad import _elementwise as _ew  # noqa: E402
-from agrad._indexing import getitem  # noqa: E402
+from agrad._data_type_functions import to_device  # noqa: E402
+from agrad._indexing import getitem, setitem  # noqa: E402
 from agrad._linalg_ops import matmul_p as matmul  # noqa: E402
 from agrad._manipulation import permute_dims, reshape  # noqa: E402
+from agrad._primitive import grad_mode  # noqa: E402
+from agrad._promotion import promote, scalar_passthrough  # noqa: E402
 from agrad._statistical import max, mean, sum  # noqa: E402
 
-add, subtract, multiply, divide, pow = _ew.add_p, _ew.subtract_p, _ew.multiply_p, _ew.divide_p, _ew.pow_p
-negative, abs, exp, log, tanh = _ew.negative_p, _ew.abs_p, _ew.exp_p, _ew.log_p, _ew.tanh_p
-less, less_equal, greater, greater_equal = _ew.less_p, _ew.less_equal_p, _ew.greater_p, _ew.greater_equal_p
-equal, not_equal = _ew.equal_p, _ew.not_equal_p
+negative, positive, abs, exp, log, tanh = (_ew.negative_p, _ew.positive_p, _ew.abs_p, _ew.exp_p,
+                                           _ew.log_p, _ew.tanh_p)
+bitwise_invert, equal, not_equal = _ew.bitwise_invert_p, _ew.equal_p, _ew.not_equal_p
+_SCALAR_TYPES = (int, float, complex, bool)
+
+
+def _binop(prim: Any, a: Any, b: Any, reflected: bool = False) -> Any:
+    tb = type(b)
+    if tb is Tensor:  # the fast paths: nothing to convert
+        if a.value.dtype == b.value.dtype:
+            return prim(b, a) if reflected else prim(a, b)
+    else:
+        try:
+            ok = a._backend._agrad_scalar_ok
+        except AttributeError:
+            ok = scalar_passthrough(a._backend)
+        if tb in ok.get(a.value.dtype, ()):
+            return prim(b, a) if reflected else prim(a, b)
+    if not (isinstance(b, (Tensor, *_SCALAR_TYPES)) or a._backend.is_array(b)):
+        if not hasattr(b, "shape"):
+            return NotImplemented
+        return prim(b, a) if reflected else prim(a, b)  # another library's array: a clear error
+    return prim(*promote(b, a)) if reflected else prim(*promote(a, b))
+
+
+def _install_operators() -> None:
+    """``__add__``, ``__radd__``, ``__iadd__`` ... for every binary operator of the standard."""
+    table = {
+        "add": _ew.add_p, "sub": _ew.subtract_p, "mul": _ew.multiply_p, "truediv": _ew.divide_p,
+        "floordiv": _ew.floor_divide_p, "mod": _ew.remainder_p, "pow": _ew.pow_p, "matmul": matmul,
+        "and": _ew.bitwise_and_p, "or": _ew.bitwise_or_p, "xor": _ew.bitwise_xor_p,
+        "lshift": _ew.bitwise_left_shift_p, "rshift": _ew.bitwise_right_shift_p,
+    }
+    for name, prim in table.items():
+
+        def op(self: Tensor, other: Any, prim: Any = prim) -> Any:
+            return _binop(prim, self, other)
+
+        def rop(self: Tensor, other: Any, prim: Any = prim) -> Any:
+            return _binop(prim, self, other, reflected=True)
+
+        def iop(self: Tensor, other: Any, prim: Any = prim) -> Tensor:
+            old = self._before_update()
+            result = _binop(prim, old, old if other is self else other)
+            if result is NotImplemented:
+                return NotImplemented
+            return self._rebind(result)
+
+        for fn, dunder in ((op, f"__{name}__"), (rop, f"__r{name}__"), (iop, f"__i{name}__")):
+            fn.__name__ = fn.__qualname__ = dunder
+            fn.__doc__ = f"The standard's ``{dunder}``: agrad.{prim.name} with agrad's type promotion."
+            setattr(Tensor, dunder, fn)
+    comparisons = {"lt": _ew.less_p, "le": _ew.less_equal_p, "gt": _ew.greater_p,
+                   "ge": _ew.greater_equal_p}
+    for name, prim in comparisons.items():
+
+        def cmp(self: Tensor, other: Any, prim: Any = prim) -> Any:
+            return _binop(prim, self, other)
+
+        cmp.__name__ = cmp.__qualname__ = f"__{name}__"
+        setattr(Tensor, f"__{name}__", cmp)
+
+
+_install_operators()
