@@ -8,6 +8,8 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
+# --- transforms: higher-order, forward mode, functional API (issue 4) ---
+from agrad._anomaly import detect_anomaly, is_anomaly_enabled  # noqa: E402
 from agrad._backend import (
     Backend,
     BackendError,
@@ -20,6 +22,7 @@ from agrad._backend import (
     set_backend,
     using_backend,
 )
+from agrad._checkpoint import checkpoint  # noqa: E402
 from agrad._creation import (
     arange,
     asarray,
@@ -31,6 +34,7 @@ from agrad._creation import (
     zeros,
     zeros_like,
 )
+from agrad._custom import custom_jvp, custom_vjp  # noqa: E402
 from agrad._data_type_functions import astype, isdtype
 from agrad._dtypes import (
     DType,
@@ -80,7 +84,7 @@ from agrad._elementwise import (
     subtract,
     tanh,
 )
-from agrad._engine import enable_grad, is_grad_enabled, no_grad
+from agrad._engine import enable_grad, inference_mode, is_grad_enabled, no_grad
 from agrad._indexing import scatter_add, take
 from agrad._linalg_ops import matmul, matrix_transpose
 from agrad._manipulation import (
@@ -96,6 +100,17 @@ from agrad._primitive import Primitive, primitive
 from agrad._searching import argmax, argmin, where
 from agrad._statistical import max, mean, min, sum
 from agrad._tensor import Tensor
+from agrad._transforms import (  # noqa: E402
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 

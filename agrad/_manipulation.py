@@ -72,7 +72,13 @@ _MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunk
 
 
 def _variadic(name: str, fwd: Any, rule: Any) -> Any:
-    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)))
+    def joint_jvp(xp: Any, dargs: list, ans: Any, *arrays: Any, axis: int) -> Any:
+        # One pass over the tangents (zeros where an input has none): a per-argument rule
+        # would build a full-size contribution for each input.
+        ds = tuple(xp.zeros_like(a) if d is None else d for d, a in zip(dargs, arrays))
+        return fwd(xp, *ds, axis=axis)
+
+    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)), joint_jvp=joint_jvp)
 
 
 concat_p = _variadic("concat", _concat_fwd, _split_rule)
