@@ -8,8 +8,7 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
-# --- transforms: higher-order, forward mode, functional API (issue 4) ---
-from agrad._anomaly import detect_anomaly, is_anomaly_enabled  # noqa: E402
+from agrad._anomaly import detect_anomaly, is_anomaly_enabled
 from agrad._backend import (
     Backend,
     BackendError,
@@ -22,7 +21,7 @@ from agrad._backend import (
     set_backend,
     using_backend,
 )
-from agrad._checkpoint import checkpoint  # noqa: E402
+from agrad._checkpoint import checkpoint
 from agrad._creation import (
     arange,
     asarray,
@@ -34,7 +33,7 @@ from agrad._creation import (
     zeros,
     zeros_like,
 )
-from agrad._custom import custom_jvp, custom_vjp  # noqa: E402
+from agrad._custom import custom_jvp, custom_vjp
 from agrad._data_type_functions import astype, isdtype
 from agrad._dtypes import (
     DType,
@@ -100,7 +99,7 @@ from agrad._primitive import Primitive, primitive
 from agrad._searching import argmax, argmin, where
 from agrad._statistical import max, mean, min, sum
 from agrad._tensor import Tensor
-from agrad._transforms import (  # noqa: E402
+from agrad._transforms import (
     grad,
     hessian,
     hvp,
