@@ -23,21 +23,28 @@ from agrad._primitive import TENSOR_OPS, Primitive, adjust_flags, modes
 from agrad._tensor import Tensor
 
 
+def _key(t: Tensor) -> Any:
+    # A recorded tensor is identified by its node and output index: the engine re-wraps node
+    # outputs as new Tensor objects (``ans`` in create_graph mode), which must keep the tangent.
+    node = t._node
+    return id(t) if node is None else (id(node), t._idx)
+
+
 class ForwardLevel:
-    """The tangents of one ``jvp``: ``{id(primal): (primal, tangent)}`` (the primal is kept alive
-    so its id cannot be reused while the level lasts)."""
+    """The tangents of one ``jvp``: ``{key(primal): (primal, tangent)}`` (the primal is kept
+    alive, so its id and its node's id cannot be reused while the level lasts)."""
 
     __slots__ = ("tangents",)
 
     def __init__(self) -> None:
-        self.tangents: dict[int, tuple[Tensor, Tensor]] = {}
+        self.tangents: dict[Any, tuple[Tensor, Tensor]] = {}
 
     def get(self, t: Any) -> Tensor | None:
-        entry = self.tangents.get(id(t))
+        entry = self.tangents.get(_key(t))
         return None if entry is None else entry[1]
 
     def set(self, t: Tensor, tangent: Tensor) -> None:
-        self.tangents[id(t)] = (t, tangent)
+        self.tangents[_key(t)] = (t, tangent)
 
 
 @contextlib.contextmanager
