@@ -8,6 +8,7 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
+from agrad._anomaly import detect_anomaly, is_anomaly_enabled
 from agrad._backend import (
     Backend,
     BackendError,
@@ -20,6 +21,9 @@ from agrad._backend import (
     set_backend,
     using_backend,
 )
+
+# --- transformations: higher-order and forward-mode derivatives ---------------------------------
+from agrad._checkpoint import checkpoint
 
 # --- the standard's chapters (keep each block's names sorted) --------------------------------
 from agrad._constants import e, inf, nan, newaxis, pi
@@ -43,6 +47,7 @@ from agrad._creation import (
     zeros,
     zeros_like,
 )
+from agrad._custom import custom_jvp, custom_vjp
 from agrad._data_type_functions import (
     astype,
     can_cast,
@@ -137,7 +142,7 @@ from agrad._elementwise import (
     tanh,
     trunc,
 )
-from agrad._engine import enable_grad, is_grad_enabled, no_grad
+from agrad._engine import enable_grad, inference_mode, is_grad_enabled, no_grad
 from agrad._indexing import (
     scatter_add,
     take,
@@ -179,6 +184,17 @@ from agrad._statistical import (
     var,
 )
 from agrad._tensor import Tensor
+from agrad._transforms import (
+    grad,
+    hessian,
+    hvp,
+    jacfwd,
+    jacobian,
+    jacrev,
+    jvp,
+    value_and_grad,
+    vjp,
+)
 from agrad._utility import all, any, diff
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling

@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from agrad import _anomaly, _hooks, _primitive
 from agrad._primitive import TENSOR_OPS, Node, grad_mode, raw_ops
 from agrad._tensor import Tensor, _wrap
 
@@ -41,6 +42,26 @@ def enable_grad() -> Iterator[None]:
         grad_mode.enabled = previous
 
 
+@contextlib.contextmanager
+def inference_mode() -> Iterator[None]:
+    """Record nothing at all inside the block (this thread only).
+
+    :func:`no_grad` stops reverse-mode recording only: an enclosing ``agrad.jvp`` still pushes
+    tangents through the block (as in PyTorch, whose forward AD ignores no_grad).
+    ``inference_mode`` also suspends forward-mode levels, so its results are plain constants
+    for every transform: use it for pure inference.
+    """
+    from agrad._forward import suspended_levels
+
+    previous = grad_mode.enabled
+    grad_mode.enabled = False
+    try:
+        with suspended_levels():
+            yield
+    finally:
+        grad_mode.enabled = previous
+
+
 def is_grad_enabled() -> bool:
     return grad_mode.enabled
 
@@ -51,8 +72,11 @@ _RELEASED = (
 )
 
 
-def _toposort(roots: Sequence[Node]) -> list[Node]:
-    """Nodes reachable from ``roots``, each after all of the nodes it consumes (post-order)."""
+def _toposort(roots: Sequence[Node], stop: dict | None = None) -> list[Node]:
+    """Nodes reachable from ``roots``, each after all of the nodes it consumes (post-order).
+
+    Tensors whose id is in ``stop`` are boundaries: the walk does not go past them.
+    """
     order: list[Node] = []
     seen: set[int] = set()
     stack: list[tuple[Node, bool]] = [(n, False) for n in roots]
@@ -69,8 +93,20 @@ def _toposort(roots: Sequence[Node]) -> list[Node]:
         stack.append((node, True))
         for a in node.args:
             if isinstance(a, Tensor) and a._node is not None and id(a._node) not in seen:
-                stack.append((a._node, False))
+                if stop is None or id(a) not in stop:
+                    stack.append((a._node, False))
     return order
+
+
+def _leading_to(order: list[Node], stop: dict) -> set[int]:
+    """The ids of the nodes in ``order`` from which some tensor in ``stop`` can be reached."""
+    reach: set[int] = set()
+    for node in order:  # post-order: a node's inputs come before it
+        for a in node.args:
+            if isinstance(a, Tensor) and (id(a) in stop or id(a._node) in reach):
+                reach.add(id(node))
+                break
+    return reach
 
 
 def _seed(out: Tensor, cotangent: Any, create_graph: bool) -> Any:
@@ -105,15 +141,20 @@ def backprop(
     inputs: Sequence[Tensor] | None = None,
     create_graph: bool = False,
     retain_graph: bool | None = None,
+    stop_at_inputs: bool = False,
 ) -> dict[int, tuple[Tensor, Any]]:
     """Cotangents of ``outputs`` pulled back to the leaves (or to ``inputs``).
 
     Returns ``{id(tensor): (tensor, gradient)}``: raw arrays, or Tensors under ``create_graph``.
+    ``stop_at_inputs`` treats ``inputs`` as independent variables: the walk neither goes past
+    them nor runs rules that cannot reach them (what the functional transforms need).
     """
     retain = create_graph if retain_graph is None else retain_graph
     pending: dict[int, list] = {}  # id(node) -> per-output cotangent (None = zero)
     result: dict[int, tuple[Tensor, Any]] = {}
     wanted = {id(t): t for t in inputs} if inputs is not None else None
+    stop = wanted if stop_at_inputs else None
+    special = _primitive.BWD_ACTIVE  # hooks or anomaly detection exist somewhere
     roots = []
     for out, ct in zip(outputs, cotangents):
         if not out.requires_grad:
@@ -123,20 +164,26 @@ def backprop(
                 "make sure the computation did not run under agrad.no_grad()."
             )
         g = _seed(out, ct, create_graph)
-        _accumulate(out, g, pending, result, wanted)
-        if out._node is not None:
+        _accumulate(out, g, pending, result, stop)
+        if out._node is not None and (stop is None or id(out) not in stop):
             roots.append(out._node)
 
     with grad_mode_for(create_graph):
-        for node in reversed(_toposort(roots)):
+        order = _toposort(roots, stop)
+        reach = _leading_to(order, stop) if stop is not None else None
+        for node in reversed(order):
             gs = pending.pop(id(node), None)
-            if gs is None:
+            if gs is None or reach is not None and id(node) not in reach:
                 continue
+            if special:
+                gs = _hooks.run_node_hooks(node, gs, create_graph)
             if wanted is not None:
                 _capture(node, gs, wanted, result)
-            _pull_back(node, gs, pending, result, wanted, create_graph)
+            _pull_back(node, gs, pending, result, stop, create_graph, special)
             if not retain:
                 node.release()
+        if special:
+            _hooks.run_leaf_hooks(result, create_graph)
     return result
 
 
@@ -144,7 +191,8 @@ def grad_mode_for(create_graph: bool) -> contextlib.AbstractContextManager:
     return enable_grad() if create_graph else no_grad()
 
 
-def _pull_back(node: Node, gs: list, pending: dict, result: dict, wanted, create_graph: bool):
+def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_graph: bool,
+               special: int = 0) -> None:
     prim, backend, params = node.prim, node.backend, node.params
     if create_graph:
         xp = TENSOR_OPS
@@ -161,22 +209,28 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, wanted, create
         g = tuple(gi if gi is not None else xp.zeros_like(a) for gi, a in zip(gs, ans))
     else:
         g = gs[0]
+    joint = prim.joint_vjp(xp, g, ans, *args, **params) if prim.joint_vjp is not None else None
     for i, a in enumerate(node.args):
         if isinstance(a, Tensor) and a.requires_grad:
-            rule = prim.vjp[i] if i < len(prim.vjp) else None
-            if rule is None:
-                continue
-            gi = rule(xp, g, ans, *args, **params)
+            if joint is not None:
+                gi = joint[i]
+            else:
+                rule = prim.vjp[i] if i < len(prim.vjp) else None
+                if rule is None:
+                    continue
+                gi = rule(xp, g, ans, *args, **params)
             if gi is None:
                 continue
+            if special:
+                _anomaly.check_backward(node, i, gi)
             if gi.dtype != a.value.dtype and not create_graph:
                 gi = backend.xp.astype(gi, a.value.dtype)
-            _accumulate(a, gi, pending, result, wanted)
+            _accumulate(a, gi, pending, result, stop)
 
 
-def _accumulate(t: Tensor, g: Any, pending: dict, result: dict, wanted) -> None:
+def _accumulate(t: Tensor, g: Any, pending: dict, result: dict, stop) -> None:
     node = t._node
-    if node is None:
+    if node is None or stop is not None and id(t) in stop:
         entry = result.get(id(t))
         result[id(t)] = (t, g if entry is None else entry[1] + g)
         return

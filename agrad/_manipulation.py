@@ -71,36 +71,18 @@ def _stack_rule(i: int):
 _MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunked
 
 
-def _one_hot_tangent(join: Any):
-    """JVP of argument ``i`` of a join: the join of ``d`` with zeros in every other slot."""
+def _variadic(name: str, fwd: Any, rule: Any) -> Any:
+    def joint_jvp(xp: Any, dargs: list, ans: Any, *arrays: Any, axis: int) -> Any:
+        # One pass over the tangents (zeros where an input has none): a per-argument rule
+        # would build a full-size contribution for each input.
+        ds = tuple(xp.zeros_like(a) if d is None else d for d, a in zip(dargs, arrays))
+        return fwd(xp, *ds, axis=axis)
 
-    def make(i: int):
-        def rule(xp: Any, d: Any, ans: Any, *arrays: Any, axis: int) -> Any:
-            parts = [d if j == i else xp.zeros_like(a) for j, a in enumerate(arrays)]
-            return join(xp, parts, axis)
-
-        return rule
-
-    return make
+    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)), joint_jvp=joint_jvp)
 
 
-def _variadic(name: str, fwd: Any, rule: Any, join: Any) -> Any:
-    jvp = _one_hot_tangent(join)
-    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)),
-                     jvp=tuple(jvp(i) for i in range(_MAX_ARITY)))
-
-
-def _concat_join(xp: Any, parts: list, axis: int) -> Any:
-    return xp.concat(parts, axis=axis)
-
-
-def _stack_join(xp: Any, parts: list, axis: int) -> Any:
-    return xp.stack(parts, axis=axis)
-
-
-concat_p = _variadic("concat", _concat_fwd, _split_rule, _concat_join)
-stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule,
-                    _stack_join)
+concat_p = _variadic("concat", _concat_fwd, _split_rule)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule)
 
 
 def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:

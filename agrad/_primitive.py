@@ -33,6 +33,37 @@ class _GradMode(threading.local):
 grad_mode = _GradMode()
 
 
+class _ModeState(threading.local):
+    """This thread's special modes; any of them routes primitive calls through ``_special_call``.
+
+    ``levels``: the active forward-mode levels (outermost first); ``anomaly``: detect_anomaly is
+    on; ``trackers``: checkpoint's discovery of the tensors a function closes over; ``bypass``:
+    set while the special path runs the plain primal computation.
+    """
+
+    levels: tuple = ()
+    anomaly = False
+    trackers: tuple = ()
+    bypass = False
+
+
+modes = _ModeState()
+
+FWD_ACTIVE = 0
+"""How many special modes are active in any thread: the only thing the plain call path checks."""
+BWD_ACTIVE = 0
+"""How many hooks / anomaly modes exist: the engine checks it once per backward pass."""
+_flag_lock = threading.Lock()
+
+
+def adjust_flags(fwd: int = 0, bwd: int = 0) -> None:
+    """Count a special mode in or out (``+1`` on entry, ``-1`` on exit)."""
+    global FWD_ACTIVE, BWD_ACTIVE
+    with _flag_lock:
+        FWD_ACTIVE += fwd
+        BWD_ACTIVE += bwd
+
+
 class Node:
     """One recorded application of a primitive: what the backward pass needs from the forward.
 
@@ -41,7 +72,9 @@ class Node:
     the raw output (a tuple for multi-output primitives). ``args`` is ``None`` once released.
     """
 
-    __slots__ = ("prim", "args", "vals", "params", "out", "backend", "__weakref__")
+    __slots__ = ("prim", "args", "vals", "params", "out", "backend", "hooks", "site", "__weakref__")
+    # ``hooks`` ({output index: [fn]}) and ``site`` (where detect_anomaly saw it created) are set
+    # only when used, so the plain path pays nothing for them: read them with getattr(..., None).
 
     def __init__(self, prim, args, vals, params, out, backend):
         self.prim = prim
@@ -69,7 +102,8 @@ def _describe(values: Sequence[Any]) -> str:
 class Primitive:
     """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
 
-    __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output")
+    __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output", "joint_vjp",
+                 "joint_jvp")
 
     def __init__(
         self,
@@ -80,6 +114,8 @@ class Primitive:
         *,
         kernel: str | None = None,
         multi_output: bool = False,
+        joint_vjp: Rule | None = None,
+        joint_jvp: Rule | None = None,
     ) -> None:
         self.name = name
         self.fwd = fwd
@@ -87,6 +123,15 @@ class Primitive:
         self.jvp = tuple(jvp) if jvp is not None else None
         self.kernel = kernel
         self.multi_output = multi_output
+        # One rule ``(xp, g, ans, *args, **params) -> [cotangent per arg]`` instead of per-arg
+        # rules, for operations whose pull-back is one computation (custom_vjp, checkpoint).
+        self.joint_vjp = joint_vjp
+        # Likewise ``(xp, dargs, ans, *args, **params) -> output tangent`` with ``dargs[i]`` None
+        # where argument i has no tangent: for variadic ops (stack, concat), whose per-argument
+        # contributions would each be a full-size array.
+        self.joint_jvp = joint_jvp
+        if joint_vjp is not None and self.vjp is None:
+            self.vjp = ()
 
     def __repr__(self) -> str:
         return f"<agrad primitive {self.name}>"
@@ -98,6 +143,8 @@ class Primitive:
         return self.fwd
 
     def __call__(self, *args: Any, **params: Any) -> Any:
+        if FWD_ACTIVE and not modes.bypass:  # forward mode, anomaly detection, checkpoint discovery
+            return _special_call(self, args, params)
         backend = None
         record = False
         vals = []
@@ -161,6 +208,10 @@ def _foreign_array(prim: Primitive, v: Any, backend) -> None:
     )
 
 
+PRIMITIVES: dict[str, Primitive] = {}
+"""Every primitive declared with :func:`primitive`, by name: the test-suite's table of ops."""
+
+
 def primitive(
     name: str,
     fwd: Callable[..., Any],
@@ -169,7 +220,30 @@ def primitive(
     **kw: Any,
 ) -> Primitive:
     """Declare a primitive: forward, VJP rules and JVP rules side by side (see module doc)."""
-    return Primitive(name, fwd, vjp, jvp, **kw)
+    prim = Primitive(name, fwd, vjp, jvp, **kw)
+    PRIMITIVES.setdefault(name, prim)
+    return prim
+
+
+def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
+    """A primitive call while a special mode is on: the plain call, then the modes' extra work."""
+    st = modes
+    st.bypass = True
+    try:
+        out = prim(*args, **params)
+    finally:
+        st.bypass = False
+    for tracker in st.trackers:
+        tracker.saw(args, out)
+    if st.anomaly:
+        from agrad._anomaly import check_forward
+
+        check_forward(prim, out)
+    if st.levels and prim.vjp is not None:
+        from agrad._forward import push_tangents
+
+        push_tangents(prim, args, params, out, st.levels)
+    return out
 
 
 # --- rule helpers, shared by every chapter ------------------------------------------------------

@@ -149,6 +149,19 @@ class Tensor:
         backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
                  accumulate=accumulate)
 
+    def register_hook(self, fn: Any) -> Any:
+        """Call ``fn(grad)`` when a backward pass computes this tensor's gradient; ``fn`` may
+        return a replacement gradient. Returns a handle with ``.remove()``."""
+        from agrad._hooks import register_hook
+
+        return register_hook(self, fn)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        from agrad._hooks import retain_grad
+
+        retain_grad(self)
+
     def detach(self) -> Tensor:
         """The same values, cut off from the graph (shares the backend array)."""
         return _wrap(self.value, self._backend, None, 0)

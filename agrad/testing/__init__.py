@@ -5,7 +5,7 @@
 * ``agrad.testing.plugin`` is the pytest plugin behind the conformance suite (``--backend``).
 """
 
-from agrad.testing._gradcheck import GradcheckError, gradcheck
+from agrad.testing._gradcheck import GradcheckError, gradcheck, gradgradcheck
 from agrad.testing._random import rand, randn
 
-__all__ = ["GradcheckError", "gradcheck", "rand", "randn"]
+__all__ = ["GradcheckError", "gradcheck", "gradgradcheck", "rand", "randn"]
