@@ -97,6 +97,10 @@ from agrad._searching import argmax, argmin, where
 from agrad._statistical import max, mean, min, sum
 from agrad._tensor import Tensor
 
+# isort: split
+# The standard's extensions (issue 3); imported after the main namespace that their rules use.
+from agrad import linalg
+
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 
 __version__ = "0.1.0"
