@@ -48,6 +48,7 @@ from agrad._dtypes import (
     uint32,
     uint64,
 )
+from agrad._einsum import einsum
 from agrad._elementwise import (
     abs,
     add,
