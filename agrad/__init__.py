@@ -100,7 +100,7 @@ from agrad._tensor import Tensor
 
 # isort: split
 # The standard's extensions (issue 3); imported after the main namespace that their rules use.
-from agrad import linalg
+from agrad import fft, linalg
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 
