@@ -5,7 +5,13 @@ ones registered through the ``agrad.backends`` entry point. The machinery lives 
 ``agrad.testing.plugin`` so that third parties get the same fixtures.
 """
 
+import os
+
 import pytest
+
+# SciPy reads this once, at its first import: make it see agrad's Tensors as Array API arrays
+# (tests/test_interop.py). Set here, before any test module can import scipy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 pytest_plugins = ["agrad.testing.plugin"]
 

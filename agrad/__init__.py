@@ -73,6 +73,7 @@ from agrad._dtypes import (
     uint32,
     uint64,
 )
+from agrad._einsum import einsum
 from agrad._elementwise import (
     abs,
     acos,
@@ -196,6 +197,10 @@ from agrad._transforms import (
     vjp,
 )
 from agrad._utility import all, any, diff
+
+# isort: split
+# The standard's extensions (issue 3); imported after the main namespace that their rules use.
+from agrad import fft, linalg
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 

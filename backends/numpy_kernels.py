@@ -31,4 +31,6 @@ def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> np.ndarray:
     return out
 
 
-KERNELS = {"index_scatter": index_scatter, "scatter_add": scatter_add}
+from agrad_backends._einsum_path import planned_einsum  # noqa: E402
+
+KERNELS = {"index_scatter": index_scatter, "scatter_add": scatter_add, "einsum": planned_einsum}

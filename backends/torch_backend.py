@@ -11,6 +11,7 @@ def make_backend(**options: Any) -> Backend:
     import array_api_compat.torch as xp
     import torch
 
+    from agrad_backends._einsum_path import planned_einsum
     from agrad_backends._rng import PhiloxRNG
 
     device = torch.device(options.pop("device", "cpu"))
@@ -46,5 +47,5 @@ def make_backend(**options: Any) -> Backend:
         device=device,
         capabilities=Capabilities(),
         rng=PhiloxRNG(convert),
-        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add},
+        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add, "einsum": planned_einsum},
     )
