@@ -22,7 +22,7 @@ from tests.helpers import assert_close, float_dtype_tols
 BIG = _numba_config.NUMBA_MIN_SIZE  # rows x columns at least this: the Numba path on NumPy
 
 # (rows of values, trailing shape, segments): below and above the Numba threshold, 1-D to 3-D.
-SCATTER_CASES = [(7, (), 4), (12, (3,), 5), (BIG, (), 37), (BIG // 4 + 3, (2, 3), 50)]
+SCATTER_CASES = [(7, (), 4), (12, (3,), 5), (BIG, (), 37), (BIG, (1,), 9), (BIG // 4 + 3, (2, 3), 50)]
 
 
 def reference_of(backend: agrad.Backend) -> agrad.Backend:
