@@ -7,10 +7,11 @@ cache, ``cache=True``). Below the threshold NumPy does the job: its per-call cos
 cold start and the absolute time is a few microseconds either way.
 
 ``PARALLEL_MIN_SIZE`` is where a ``parallel=True`` kernel may take over, and only when Numba
-runs with more than one thread (``NUMBA_NUM_THREADS``); below it thread start-up costs more
-than it saves. Both thresholds can be set through the environment
-(``AGRAD_NUMBA_MIN_SIZE``, ``AGRAD_PARALLEL_MIN_SIZE``); ``AGRAD_DISABLE_NUMBA=1`` keeps NumPy
-everywhere.
+runs with more than one thread (``NUMBA_NUM_THREADS``). It is off by default: the parallel
+kernels are tested but have not yet been measured on a multi-core machine (the benchmarks here
+run on one thread), and a kernel is switched on only once it is shown to win. Set
+``AGRAD_PARALLEL_MIN_SIZE`` (e.g. 262144) to try them. ``AGRAD_NUMBA_MIN_SIZE`` moves the
+NumPy/Numba threshold; ``AGRAD_DISABLE_NUMBA=1`` keeps NumPy everywhere.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 from functools import lru_cache
 
 NUMBA_MIN_SIZE = int(os.environ.get("AGRAD_NUMBA_MIN_SIZE", 2048))
-PARALLEL_MIN_SIZE = int(os.environ.get("AGRAD_PARALLEL_MIN_SIZE", 1 << 18))
+PARALLEL_MIN_SIZE = int(os.environ.get("AGRAD_PARALLEL_MIN_SIZE", 0)) or None  # None: off
 
 
 @lru_cache(maxsize=1)
@@ -48,4 +49,4 @@ def use_numba(size: int) -> bool:
 
 
 def use_parallel(size: int) -> bool:
-    return size >= PARALLEL_MIN_SIZE and numba_threads() > 1
+    return PARALLEL_MIN_SIZE is not None and size >= PARALLEL_MIN_SIZE and numba_threads() > 1

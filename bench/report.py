@@ -44,6 +44,9 @@ def machine_lines() -> list[str]:
         f"- Machine: {_cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} "
         f"{platform.release()}, {platform.machine()}",
         f"- Python {platform.python_version()}; {versions}",
+        "- Load average (1, 5, 15 min) when written: " + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        + f" on {os.cpu_count()} CPUs (other processes share the machine; ratios are more stable "
+        "than absolute times because the frameworks are interleaved)",
         "- One thread everywhere (OMP/MKL/OPENBLAS/NUMBA_NUM_THREADS=1, torch.set_num_threads(1)); "
         "medians over interleaved blocks of steps; inputs from np.random.default_rng(0), identical "
         "for both frameworks; agrad's results cross-checked against torch before timing.",
