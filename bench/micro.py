@@ -1,0 +1,127 @@
+"""Micro-benchmarks: each fused kernel of the backend against the portable reference it replaces.
+
+For the NumPy backend, ``scatter_add`` is also timed as plain ``np.add.at`` and as the serial
+Numba loop alone, which is how the threshold in ``agrad_backends._numba_config`` was chosen.
+Every kernel result is checked against the reference before it is timed.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from bench.harness import MismatchError, to_numpy
+
+# (rows, columns, segments): a small gradient, an embedding-sized one, a large sparse one.
+SCATTER_CASES = [(100, 1, 50), (1000, 1, 100), (100_000, 1, 1000), (4096, 64, 1000), (50_000, 32, 5000)]
+
+
+def median_seconds(fn: Callable[[], Any], budget: float = 0.3, max_calls: int = 200) -> float:
+    fn()  # warm-up (and Numba compile or cache load)
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < max_calls and (len(samples) < 5 or time.perf_counter() - start < budget):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def _check(got: Any, want: Any, rtol: float = 1e-4) -> None:
+    a, b = to_numpy(got), to_numpy(want)
+    if not np.allclose(a, b, rtol=rtol, atol=1e-4):
+        raise MismatchError(f"a kernel differs from its reference: max error {np.max(np.abs(a - b))}")
+
+
+def scatter_add_rows(backend) -> list[list[str]]:
+    rows = []
+    rng = np.random.default_rng(0)
+    for n, d, size in SCATTER_CASES:
+        values = rng.standard_normal((n, d) if d > 1 else (n,)).astype(np.float32)
+        impls = _scatter_add_impls(backend, values, rng.integers(0, size, n), size)
+        rows.append([f"scatter_add {n}x{d} -> {size}", *_cells(_checked_times(impls))])
+    return rows
+
+
+def _scatter_add_impls(backend, values_np: np.ndarray, index_np: np.ndarray, size: int) -> dict:
+    from agrad._indexing import segment_sum_ref
+
+    kernel, xp = backend.kernels.get("scatter_add"), backend.xp
+    values, index = backend.asarray(values_np), backend.asarray(index_np)
+    impls = {"reference": lambda: segment_sum_ref(xp, values, index=index, size=size)}
+    if kernel is not None:
+        impls["kernel"] = lambda: kernel(xp, values, index=index, size=size)
+    if backend.name == "numpy":
+        impls["np.add.at"] = lambda: np.add.at(np.zeros((size, *values_np.shape[1:]), np.float32),
+                                               index_np, values_np)
+        impls["numba loop"] = _numba_loop(values_np, index_np, size)
+    return impls
+
+
+def _checked_times(impls: dict) -> dict[str, float]:
+    """Check the kernel against the reference, then time every implementation."""
+    if "kernel" in impls:
+        _check(impls["kernel"](), impls["reference"]())
+    return {name: median_seconds(fn) for name, fn in impls.items()}
+
+
+def _numba_loop(values: np.ndarray, index: np.ndarray, size: int) -> Callable[[], Any]:
+    from agrad_backends import _numba_segment_sum as seg
+
+    rows2d = np.ascontiguousarray(values.reshape(values.shape[0], -1))
+    idx = index.astype(np.int64)
+
+    def run():
+        out = np.zeros((size, rows2d.shape[1]), values.dtype)
+        seg.segment_sum_rows(rows2d, idx, out)
+        return out
+
+    return run
+
+
+def index_scatter_rows(backend) -> list[list[str]]:
+    rng = np.random.default_rng(1)
+    grid = np.zeros((1000, 100))
+    cases = {
+        "index_scatter pick (256,1000)[arange, labels]":
+            (np.zeros((256, 1000)), (np.arange(256), rng.integers(0, 1000, 256))),
+        "index_scatter mask (1000,100)": (grid, rng.random((1000, 100)) > 0.5),
+        "index_scatter slice (1000,100)[::2, 1:]": (grid, (slice(None, None, 2), slice(1, None))),
+    }
+    rows = []
+    for name, (like, key) in cases.items():
+        g = rng.standard_normal(like[key].shape).astype(np.float32)
+        rows.append([name, *_cells(_checked_times(_index_scatter_impls(backend, g, like.shape, key)))])
+    return rows
+
+
+def _index_scatter_impls(backend, g_np: np.ndarray, shape: tuple, key_np: Any) -> dict:
+    from agrad._indexing import index_scatter_ref
+
+    kernel, xp = backend.kernels.get("index_scatter"), backend.xp
+    g = backend.asarray(g_np)
+    keys = key_np if isinstance(key_np, tuple) else (key_np,)
+    key = tuple(backend.asarray(k) if isinstance(k, np.ndarray) else k for k in keys)
+    key = key if isinstance(key_np, tuple) else key[0]
+    impls = {"reference": lambda: index_scatter_ref(xp, g, shape=shape, key=key)}
+    if kernel is not None:
+        impls["kernel"] = lambda: kernel(xp, g, shape=shape, key=key)
+    return impls
+
+
+HEADERS = ["case", "kernel (µs)", "reference (µs)", "reference / kernel", "np.add.at (µs)", "numba loop (µs)"]
+
+
+def _cells(times: dict[str, float]) -> list[str]:
+    us = {k: f"{v * 1e6:,.1f}" for k, v in times.items()}
+    ratio = f"{times['reference'] / times['kernel']:.1f}x" if "kernel" in times else "-"
+    extra = [us.get(k, "-") for k in ("np.add.at", "numba loop")]
+    return [us.get("kernel", "-"), us["reference"], ratio, *extra]
+
+
+def run(backend) -> list[list[str]]:
+    return scatter_add_rows(backend) + index_scatter_rows(backend)
