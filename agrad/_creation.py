@@ -31,17 +31,34 @@ def _make_like(fn_name: str, x: Any, *args: Any, dtype: Any = None, device: Any 
 
 
 def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | None = None) -> Tensor:
-    """A tensor from Python data or an array, with the standard's dtype inference (no grad)."""
+    """A tensor from Python data or an array, with the standard's dtype inference.
+
+    A Tensor (or a nested list holding Tensors) stays in the graph: ``asarray(t)`` is ``t``
+    itself, a dtype change or ``copy=True`` is a differentiable ``astype``, and a list of Tensors
+    is stacked. Library code written for the standard calls ``xp.asarray(x)`` on its inputs all
+    the time, and must not cut the gradient there.
+    """
     if isinstance(obj, Tensor):
-        be = obj._backend
-        value = obj.value
-        if dtype is not None:
-            value = be.xp.astype(value, _dtypes.to_native(be, dtype))
-        return _wrap(value, be, None, 0)
+        from agrad._data_type_functions import astype
+
+        if dtype is not None and obj.dtype != _dtypes.from_native(obj._backend, _dtypes.to_native(
+                obj._backend, dtype)):
+            return astype(obj, dtype)
+        return astype(obj, obj.dtype, copy=True) if copy else obj
+    if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
+        from agrad._manipulation import stack
+
+        return stack([asarray(o, dtype=dtype) for o in obj])
     be = get_backend()
     value = be.xp.asarray(obj, dtype=_dtypes.to_native(be, dtype), device=device or be.device,
                           copy=copy)
     return _wrap(value, be, None, 0)
+
+
+def _holds_tensor(obj: Any) -> bool:
+    if isinstance(obj, Tensor):
+        return True
+    return isinstance(obj, (list, tuple)) and any(_holds_tensor(o) for o in obj)
 
 
 def zeros(shape: int | tuple[int, ...], *, dtype: Any = None, device: Any = None) -> Tensor:
