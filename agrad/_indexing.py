@@ -124,14 +124,24 @@ take_p = primitive(
 )
 
 
+def _nonnegative(x: Any, indices: Any, axis: int) -> Any:
+    """Negative indices counted from the end, as NumPy does; torch's ``take`` rejects them and
+    the segment-sum gradient needs positions in ``[0, n)``."""
+    from agrad._backend import get_backend
+    from agrad._tensor import Tensor
+
+    xp = (x._backend if isinstance(x, Tensor) else get_backend()).xp
+    return xp.where(indices < 0, indices + x.shape[axis], indices)
+
+
 def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
-    """Elements of ``x`` at the 1-D integer ``indices`` along ``axis``; repeats add up in the
-    gradient."""
+    """Elements of ``x`` at the 1-D integer ``indices`` along ``axis`` (negative ones count from
+    the end); repeats add up in the gradient."""
     if axis is None:
         if len(x.shape) != 1:
             raise ValueError(f"take: axis is required for a {len(x.shape)}-D input")
         axis = 0
-    return take_p(x, unwrap_key(indices), axis=axis)
+    return take_p(x, _nonnegative(x, unwrap_key(indices), axis), axis=axis)
 
 
 def _is_int_array(k: Any) -> bool:
@@ -180,7 +190,7 @@ def getitem(x: Any, key: Any) -> Any:
 
     key = unwrap_key(key)
     if _is_int_array(key):  # x[idx] is take along axis 0: portable, and its VJP a segment sum
-        return take_p(x, key, axis=0)
+        return take_p(x, _nonnegative(x, key, 0), axis=0)
     key, flips = positive_steps(key, tuple(x.shape))
     out = getitem_p(x, key=complete_key(key, len(x.shape)))
     return flip(out, axis=flips) if flips else out

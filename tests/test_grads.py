@@ -210,3 +210,15 @@ def test_clip_concat_stack():
     gradcheck(lambda a, b: agrad.concat([a, b, a], axis=1), x, r(3, 2, seed=22))
     gradcheck(lambda a, b: agrad.stack([a, b], axis=1), x, r(3, 4, seed=23))
     gradcheck(lambda a: agrad.concat([a, a], axis=None), x)
+
+
+def test_negative_take_indices_count_from_the_end(backend):
+    x = r(4, seed=30)
+    idx = backend.xp.asarray([-1, 0, -1])
+    y = agrad.take(x, idx)
+    assert_close(y, to_np(x)[[3, 0, 3]])
+    g = randn(3, dtype=F64, seed=31, requires_grad=False)
+    y.backward(g)
+    gn = to_np(g)
+    assert_close(x.grad, [gn[1], 0.0, 0.0, gn[0] + gn[2]], rtol=1e-12)
+    gradcheck(lambda t: t[idx], x)
