@@ -121,7 +121,7 @@ def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Any:
     return broadcast_to_p(x, shape=tuple(shape))
 
 
-def expand_dims(x: Any, /, axis: int = 0) -> Any:
+def expand_dims(x: Any, /, axis: int) -> Any:
     """``x`` with a new axis of length 1 at ``axis``."""
     return expand_dims_p(x, axis=axis)
 

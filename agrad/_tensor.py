@@ -248,7 +248,7 @@ class Tensor:
         old = self._before_update()
         if value is self:
             value = old
-        self._rebind(setitem(old, key, value))
+        self._rebind(setitem(old, key, value), old)
 
     def _before_update(self) -> Tensor:
         """A Tensor standing for this one's current state, before an in-place update.
@@ -267,22 +267,40 @@ class Tensor:
         t.requires_grad = self.requires_grad
         return t
 
-    def _rebind(self, new: Tensor) -> Tensor:
+    def _rebind(self, new: Tensor, old: Tensor) -> Tensor:
         """Make this Tensor hold ``new`` (an in-place update, done functionally).
 
         Under ``no_grad`` only the value changes: a leaf stays a leaf that requires grad.
-        Graphs recorded *before* the update that used this Tensor see its new history; use the
-        out-of-place form when an earlier graph still needs the old one.
+        Limitation: a graph recorded *before* the update that used this Tensor and does not feed
+        the update sees the new history in a later backward pass (PyTorch raises there); use
+        the out-of-place form when such an earlier graph is still needed.
         """
         if new.dtype is not self.dtype:
             raise TypeError(
                 f"in-place update of a {self.dtype.name} tensor would give {new.dtype.name}; "
                 f"the standard keeps the dtype of the left operand. Write x = x <op> y instead."
             )
-        self.value = new.value
-        if grad_mode.enabled:
+        if grad_mode.enabled and new._node is not None:
+            self._redirect_inputs(new._node, old)
             self._node, self._idx, self.requires_grad = new._node, new._idx, new.requires_grad
+        self.value = new.value
         return self
+
+    def _redirect_inputs(self, node: Any, old: Tensor) -> None:
+        """Point the update's inputs that were computed from this Tensor (``x[1:] = x[:-1] * 2``)
+        at its old state, so the new node does not feed itself. Walks the inputs' history back
+        to this Tensor's previous node, no further."""
+        stop = self._node
+        stack = [a._node for a in node.args if a is not old and isinstance(a, Tensor) and a._node is not None]
+        seen: set[int] = set()
+        while stack:
+            n = stack.pop()
+            if n is stop or id(n) in seen or n.args is None:
+                continue
+            seen.add(id(n))
+            if any(a is self for a in n.args):
+                n.args = tuple(old if a is self else a for a in n.args)
+            stack.extend(a._node for a in n.args if isinstance(a, Tensor) and a._node is not None)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
         """agrad itself: the Array API namespace of a Tensor, whatever the backend."""
@@ -441,7 +459,7 @@ def _install_operators() -> None:
             result = _binop(prim, old, old if other is self else other)
             if result is NotImplemented:
                 return NotImplemented
-            return self._rebind(result)
+            return self._rebind(result, old)
 
         for fn, dunder in ((op, f"__{name}__"), (rop, f"__r{name}__"), (iop, f"__i{name}__")):
             fn.__name__ = fn.__qualname__ = dunder

@@ -157,3 +157,54 @@ def make_inputs(xp: Any, specs: list[tuple], dtype: Any, seed: int = 0) -> list[
         else:
             out.append(rand(*shape, dtype=dtype, seed=seed + i, low=low, high=high))
     return out
+
+
+def _ints(xp: Any) -> Any:
+    return xp.asarray([3, 1, 3, 0, 2], dtype=xp.int32)
+
+
+def _floats(xp: Any) -> Any:
+    return xp.asarray([0.5, -1.0, 2.0, 0.0])
+
+
+def _applies(make_args: Any) -> Any:
+    """``name -> (lambda xp: xp.<name>(*make_args(xp)))``."""
+    def for_name(name: str) -> Any:
+        return lambda xp: getattr(xp, name)(*make_args(xp))
+
+    return for_name
+
+
+_two_floats = _applies(lambda xp: (_floats(xp), _floats(xp)))
+_two_bools = _applies(lambda xp: (_floats(xp) > 0, _floats(xp) < 1))
+_int_and_one = _applies(lambda xp: (_ints(xp), xp.asarray(1, dtype=xp.int32)))
+_one_float = _applies(lambda xp: (_floats(xp),))
+_one_int = _applies(lambda xp: (_ints(xp),))
+
+FORWARD_CALLS: dict[str, Any] = {
+    **{n: _two_floats(n) for n in
+       ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "nextafter")},
+    **{n: _two_bools(n) for n in ("logical_and", "logical_or", "logical_xor")},
+    **{n: _int_and_one(n) for n in
+       ("bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_left_shift", "bitwise_right_shift")},
+    **{n: _one_float(n) for n in
+       ("isfinite", "isinf", "isnan", "signbit", "argmax", "argmin", "argsort", "count_nonzero",
+        "zeros_like", "ones_like", "empty_like")},
+    **{n: _one_int(n) for n in ("unique_all", "unique_counts", "unique_inverse", "unique_values")},
+    "logical_not": lambda xp: xp.logical_not(_floats(xp) > 0),
+    "bitwise_invert": lambda xp: xp.bitwise_invert(_ints(xp)),
+    "isin": lambda xp: xp.isin(_ints(xp), xp.asarray([3, 0], dtype=xp.int32)),
+    "searchsorted": lambda xp: xp.searchsorted(xp.sort(_floats(xp)), _floats(xp)),
+    "nonzero": lambda xp: xp.nonzero(_floats(xp)),
+    "all": lambda xp: xp.all(_floats(xp) > -2), "any": lambda xp: xp.any(_floats(xp) > 1),
+    "arange": lambda xp: xp.arange(1, 7, 2), "asarray": lambda xp: xp.asarray([[1, 2]]),
+    "empty": lambda xp: xp.empty((2, 3)), "eye": lambda xp: xp.eye(3, 4, k=1),
+    "from_dlpack": lambda xp: xp.from_dlpack(_floats(xp)), "full": lambda xp: xp.full((2,), 3.0),
+    "full_like": lambda xp: xp.full_like(_floats(xp), 2.0), "linspace": lambda xp: xp.linspace(0, 1, 5),
+    "ones": lambda xp: xp.ones((2, 2)), "zeros": lambda xp: xp.zeros(3),
+    "broadcast_shapes": lambda xp: xp.broadcast_shapes((2, 1), (3,)),
+    "can_cast": lambda xp: xp.can_cast(xp.int8, xp.int16), "finfo": lambda xp: xp.finfo(xp.float32),
+    "iinfo": lambda xp: xp.iinfo(xp.int8), "isdtype": lambda xp: xp.isdtype(xp.int8, "integral"),
+    "result_type": lambda xp: xp.result_type(xp.int8, xp.uint8),
+}
+"""A forward call of each non-differentiable function (the coverage table runs them)."""

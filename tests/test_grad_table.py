@@ -8,7 +8,7 @@ import pytest
 
 import agrad
 from agrad.testing import gradcheck
-from tests.grad_table import CASES, NON_DIFFERENTIABLE, ZERO_DERIVATIVE, make_inputs
+from tests.grad_table import CASES, FORWARD_CALLS, NON_DIFFERENTIABLE, ZERO_DERIVATIVE, make_inputs
 from tests.helpers import to_np
 
 
@@ -44,6 +44,7 @@ def test_every_function_is_classified():
              and "strict_flags" not in n}
     covered = {c[0].split('[')[0] for c in CASES} | set(NON_DIFFERENTIABLE)
     assert names - covered == set()
+    assert set(FORWARD_CALLS) == set(NON_DIFFERENTIABLE)  # docs/coverage.py runs each one
 
 
 NONDIFF_CALLS = {
@@ -68,3 +69,15 @@ def test_non_differentiable_results_do_not_require_grad(name, backend):
     if name == "unique_all":  # the fallback for backends without it (PyTorch) must agree
         res = agrad.unique_all(agrad.asarray([3, 1, 3, 2, 1, 3]))
         assert [to_np(r).tolist() for r in res] == [[1, 2, 3], [1, 3, 0], [2, 0, 2, 1, 0, 2], [2, 1, 3]]
+
+
+@pytest.mark.requires("float64")
+@pytest.mark.parametrize("name,call,specs", CASES, ids=[c[0] for c in CASES])
+def test_jvp_rules(name, call, specs, backend):
+    from tests.jvp_check import jvp_check
+
+    if "[complex]" in name or name in ("real", "imag", "conj"):
+        if not backend.capabilities.complex:
+            pytest.skip(f"backend {backend.name!r} lacks the capability 'complex'")
+    inputs = make_inputs(agrad, specs, agrad.float64, seed=len(name))
+    jvp_check(lambda *ts: call(agrad, *ts), *inputs)
