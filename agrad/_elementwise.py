@@ -66,12 +66,15 @@ def _pow_fwd(xp: Any, a: Any, b: Any) -> Any:
     return a**b
 
 
-def _pow_dbase(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
+def _pow_dbase_factor(xp: Any, a: Any, b: Any) -> Any:
+    """d(a**b)/da = b * a**(b-1), at the output's (broadcast) shape."""
     if isinstance(b, _SCALAR):
-        if b == 0:
-            return _unb(xp, g * 0, a)
-        return _unb(xp, g * (b * _pow_fwd(xp, a, b - 1)), a)
-    return _unb(xp, g * (b * a ** (b - 1)), a)
+        return b * _pow_fwd(xp, a, b - 1) if b != 0 else 0
+    return b * a ** (b - 1)
+
+
+def _pow_dbase(xp: Any, g: Any, ans: Any, a: Any, b: Any) -> Any:
+    return _unb(xp, g * _pow_dbase_factor(xp, a, b), a)
 
 
 def _log_base(xp: Any, a: Any) -> Any:
@@ -86,7 +89,7 @@ pow_p = primitive(
     _pow_fwd,
     vjp=(_pow_dbase, lambda xp, g, ans, a, b: _unb(xp, g * ans * _log_base(xp, a), b)),
     jvp=(
-        lambda xp, da, ans, a, b: _pow_dbase(xp, da, ans, a, b),
+        lambda xp, da, ans, a, b: da * _pow_dbase_factor(xp, a, b),  # no un-broadcasting here
         lambda xp, db, ans, a, b: db * ans * _log_base(xp, a),
     ),
 )
