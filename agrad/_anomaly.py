@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from agrad._primitive import adjust_flags, modes
+from agrad._primitive import _mode_hooks, adjust_flags, modes
 from agrad._tensor import Tensor
 
 _AGRAD_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -86,3 +86,6 @@ def check_backward(node, i: int, gi: Any) -> None:
             f"agrad.detect_anomaly: the backward pass of agrad.{node.prim.name} produced {kind} "
             f"in the gradient of its argument {i}; that {node.prim.name} was called at {site}"
         )
+
+
+_mode_hooks["anomaly"] = check_forward

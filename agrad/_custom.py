@@ -21,6 +21,7 @@ itself (the rule is not transposed).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,7 @@ class custom_vjp:  # noqa: N801 - JAX's name
         self.fun = fun
         self.fwd: Callable[..., Any] | None = None
         self.bwd: Callable[..., Any] | None = None
+        self._in_fwd = threading.local()
         functools.update_wrapper(self, fun)
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> custom_vjp:
@@ -49,10 +51,16 @@ class custom_vjp:  # noqa: N801 - JAX's name
             raise TypeError(f"custom_vjp {self.fun.__name__}: call .defvjp(fwd, bwd) before using it")
         leaves, arg_def = tree_flatten(args)
         tensors = [x for x in leaves if isinstance(x, Tensor)]
-        if not (grad_mode.enabled and any(t.requires_grad for t in tensors)) and not modes.levels:
+        inside_fwd = getattr(self._in_fwd, "on", False)  # fwd may call f itself, as in JAX
+        recording = grad_mode.enabled and any(t.requires_grad for t in tensors)
+        if inside_fwd or not recording and not modes.levels:
             return self.fun(*args)
-        with enable_grad():
-            out, res = self.fwd(*args)
+        self._in_fwd.on = True
+        try:
+            with enable_grad():
+                out, res = self.fwd(*args)
+        finally:
+            self._in_fwd.on = False
         out_leaves, out_def = tree_flatten(out)
         backend = tensors[0]._backend
         values = tuple(o.value if isinstance(o, Tensor) else o for o in out_leaves)
@@ -106,11 +114,7 @@ class custom_jvp:  # noqa: N801 - JAX's name
         if k is None:
             return self.fun(*args)
         level = levels[k]
-        tangents = [
-            (level.get(x) or _wrap(x._backend.xp.zeros_like(x.value), x._backend, None, 0))
-            if isinstance(x, Tensor) else None
-            for x in leaves
-        ]
+        tangents = [_tangent_or_zeros(level, x) if isinstance(x, Tensor) else None for x in leaves]
         with suspended_levels(levels[:k]):
             out, t_out = self.rule(args, tree_unflatten(arg_def, tangents))
         out_leaves, out_def = tree_flatten(out)
@@ -119,3 +123,8 @@ class custom_jvp:  # noqa: N801 - JAX's name
             if isinstance(o, Tensor) and t is not None:
                 level.set(o, _fit(t, o))
         return out
+
+
+def _tangent_or_zeros(level: Any, x: Tensor) -> Tensor:
+    t = level.get(x)
+    return _wrap(x._backend.xp.zeros_like(x.value), x._backend, None, 0) if t is None else t

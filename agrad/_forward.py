@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from agrad._primitive import TENSOR_OPS, Primitive, adjust_flags, modes
+from agrad._primitive import TENSOR_OPS, Primitive, _mode_hooks, adjust_flags, modes
 from agrad._tensor import Tensor
 
 
@@ -94,7 +94,8 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: 
         jvp_rules = prim.jvp or ()
         vjp_rules = prim.vjp or ()
         total: Any = None
-        with suspended_levels(levels[:k]):
+        modes.levels = levels[:k]  # only the outer levels see the tangent computation
+        try:
             if prim.joint_jvp is not None:
                 total = prim.joint_jvp(TENSOR_OPS, dargs, out, *args, **params)
                 dargs = ()
@@ -110,6 +111,8 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: 
                 total = c if total is None else _add(total, c, prim.multi_output)
             if total is not None:
                 _store(level, out, total, prim.multi_output)
+        finally:
+            modes.levels = levels
 
 
 def _add(a: Any, b: Any, multi: bool) -> Any:
@@ -139,3 +142,6 @@ def _store(level: ForwardLevel, out: Any, total: Any, multi: bool) -> None:
                 level.set(o, _fit(t, o))
     else:
         level.set(out, _fit(total, out))
+
+
+_mode_hooks["forward"] = push_tangents

@@ -236,14 +236,14 @@ def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
     for tracker in st.trackers:
         tracker.saw(args, out)
     if st.anomaly:
-        from agrad._anomaly import check_forward
-
-        check_forward(prim, out)
+        _mode_hooks["anomaly"](prim, out)
     if st.levels and prim.vjp is not None:
-        from agrad._forward import push_tangents
-
-        push_tangents(prim, args, params, out, st.levels)
+        _mode_hooks["forward"](prim, args, params, out, st.levels)
     return out
+
+
+_mode_hooks: dict[str, Callable[..., Any]] = {}
+"""The special modes' per-call work, registered by ``agrad._forward`` and ``agrad._anomaly``."""
 
 
 # --- rule helpers, shared by every chapter ------------------------------------------------------

@@ -36,7 +36,7 @@ def ints(be, values):
 
 
 def _binary(low=None):
-    return lambda be: ([x(3, 4), x(4, seed=1, low=low)], {})
+    return lambda be: ([x(3, 1), x(4, seed=1, low=low)], {})  # both operands broadcast
 
 
 def _unary(*shape, low=None, **params):
@@ -51,7 +51,7 @@ RECIPES = {
     "maximum": _binary(),
     "minimum": _binary(),
     "logaddexp": _binary(),
-    "pow": lambda be: ([x(3, low=0.5), x(3, seed=1)], {}),
+    "pow": lambda be: ([x(3, 1, low=0.5), x(4, seed=1)], {}),  # both broadcast
     "negative": _unary(2, 3),
     "exp": _unary(2, 3),
     "tanh": _unary(2, 3),
