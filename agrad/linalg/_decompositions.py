@@ -195,10 +195,37 @@ def _svd_vjp(xp: Any, g: Any, ans: Any, a: Any, *, full_matrices: bool) -> Any:
     return xp.matmul(u, xp.matmul(inner, vh))
 
 
+def _svd_jvp(xp: Any, da: Any, ans: Any, a: Any, *, full_matrices: bool) -> Any:
+    # JAX's rule (real case). The extra columns of a full, non-square U (or rows of Vh) are
+    # arbitrary, so they have no derivative.
+    m, n = shape_of(a)[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError(
+            "agrad.linalg.svd: forward-mode derivatives need full_matrices=False for a non-square matrix"
+        )
+    u, s, vh = ans
+    v = mT(xp, vh)
+    ds_mat = xp.matmul(mT(xp, u), xp.matmul(da, v))
+    s_row, s_col = xp.expand_dims(s, axis=-2), xp.expand_dims(s, axis=-1)
+    eye = eye_like(xp, u, shape_of(s)[-1])
+    f = (1 - eye) / (s_row * s_row - s_col * s_col + eye)
+    dss, sds = ds_mat * s_row, s_col * ds_mat
+    du = xp.matmul(u, f * (dss + mT(xp, dss)))
+    dv = xp.matmul(v, f * (sds + mT(xp, sds)))
+    if m > n:
+        dav = xp.matmul(da, v)
+        du = du + (dav - xp.matmul(u, xp.matmul(mT(xp, u), dav))) / s_row
+    elif n > m:
+        dau = xp.matmul(mT(xp, da), u)
+        dv = dv + (dau - xp.matmul(v, xp.matmul(vh, dau))) / s_row
+    return du, xp.linalg.diagonal(ds_mat), mT(xp, dv)
+
+
 svd_p = primitive(
     "linalg.svd",
     lambda xp, a, *, full_matrices: tuple(xp.linalg.svd(a, full_matrices=full_matrices)),
     vjp=(_svd_vjp,),
+    jvp=(_svd_jvp,),
     multi_output=True,
 )
 

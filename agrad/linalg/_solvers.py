@@ -148,10 +148,23 @@ def _pinv_vjp(xp: Any, g: Any, ans: Any, a: Any, *, rtol: Any = None) -> Any:
     )
 
 
+def _pinv_jvp(xp: Any, da: Any, ans: Any, a: Any, *, rtol: Any = None) -> Any:
+    x, dat = ans, mT(xp, da)
+    xt = mT(xp, x)
+    proj_cols = eye_like(xp, a, shape_of(a)[-2]) - xp.matmul(a, x)
+    proj_rows = eye_like(xp, a, shape_of(a)[-1]) - xp.matmul(x, a)
+    return (
+        -xp.matmul(x, xp.matmul(da, x))
+        + xp.matmul(xp.matmul(x, xt), xp.matmul(dat, proj_cols))
+        + xp.matmul(proj_rows, xp.matmul(dat, xp.matmul(xt, x)))
+    )
+
+
 pinv_p = primitive(
     "linalg.pinv",
     lambda xp, a, *, rtol=None: xp.linalg.pinv(a, rtol=rtol),
     vjp=(_pinv_vjp,),
+    jvp=(_pinv_jvp,),
 )
 
 
