@@ -8,6 +8,7 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
+from agrad import nn, optim  # noqa: E402, I001  (nn imports the core above)
 from agrad._backend import (
     Backend,
     BackendError,
@@ -93,7 +94,11 @@ from agrad._manipulation import (
     stack,
 )
 from agrad._primitive import Primitive, primitive
+
+# --- agrad.nn / agrad.optim (issue 5): seeding, checkpoints, the subpackages -------------------
+from agrad._random import manual_seed  # noqa: E402
 from agrad._searching import argmax, argmin, where
+from agrad._serialization import CheckpointError, load, save  # noqa: E402
 from agrad._statistical import max, mean, min, sum
 from agrad._tensor import Tensor
 
