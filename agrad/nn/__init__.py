@@ -6,6 +6,7 @@
 
 from agrad.nn import functional, init, utils
 from agrad.nn.layers.activation import GELU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
+from agrad.nn.layers.attention import MultiheadAttention
 from agrad.nn.layers.containers import ModuleList, Sequential
 from agrad.nn.layers.conv import Conv1d, Conv2d
 from agrad.nn.layers.dropout import Dropout
@@ -13,6 +14,8 @@ from agrad.nn.layers.embedding import Embedding
 from agrad.nn.layers.linear import Flatten, Identity, Linear
 from agrad.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from agrad.nn.layers.pooling import AvgPool2d, MaxPool2d
+from agrad.nn.layers.rnn import GRU, LSTM
+from agrad.nn.layers.transformer import TransformerDecoderLayer, TransformerEncoderLayer
 from agrad.nn.losses import (
     BCELoss,
     BCEWithLogitsLoss,
