@@ -4,6 +4,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import agrad
 import agrad.nn.functional as F
@@ -193,3 +195,56 @@ def test_unfold_matches_torch():
     y = F.unfold(tensor_from_np(xa), (2, 3), dilation=1, padding=1, stride=2)
     yt = torch.nn.functional.unfold(torch.tensor(xa), (2, 3), dilation=1, padding=1, stride=2)
     assert_close(y, yt.numpy())
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    data=st.fixed_dictionaries(
+        dict(
+            n=st.integers(1, 2),
+            groups=st.integers(1, 2),
+            cg=st.integers(1, 2),
+            og=st.integers(1, 2),
+            h=st.integers(3, 7),
+            w=st.integers(3, 7),
+            kh=st.integers(1, 3),
+            kw=st.integers(1, 3),
+            s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+            d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+            p=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+        )
+    )
+)
+def test_conv2d_and_max_pool_any_geometry_match_torch(data):
+    torch = pytest.importorskip("torch")
+    n, g, h, w, kh, kw = (data[k] for k in ("n", "groups", "h", "w", "kh", "kw"))
+    c, o, s, d, p = g * data["cg"], g * data["og"], data["s"], data["d"], data["p"]
+    assume(h + 2 * p[0] >= d[0] * (kh - 1) + 1 and w + 2 * p[1] >= d[1] * (kw - 1) + 1)
+    rng = np_rng(h * 100 + w)
+    xa, wa = rng.normal(size=(n, c, h, w)), rng.normal(size=(o, c // g, kh, kw))
+    x, wt = tensor_from_np(xa), tensor_from_np(wa)
+    xt, wtt = torch.tensor(xa, requires_grad=True), torch.tensor(wa, requires_grad=True)
+    y = F.conv2d(x, wt, stride=s, padding=p, dilation=d, groups=g)
+    yt = torch.nn.functional.conv2d(xt, wtt, stride=s, padding=p, dilation=d, groups=g)
+    assert_close(y, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    up = rng.normal(size=tuple(yt.shape))
+    y.backward(agrad.get_backend().asarray(up))
+    yt.backward(torch.tensor(up))
+    assert_close(x.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    assert_close(wt.grad, wtt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    if p[0] <= kh // 2 and p[1] <= kw // 2:
+        m = F.max_pool2d(x, (kh, kw), s, p, d)
+        mt = torch.nn.functional.max_pool2d(xt, (kh, kw), s, p, d)
+        assert_close(m, mt.detach().numpy())
+
+
+def test_float32_inputs_stay_float32(backend):
+    x = randn(2, 3, 5, 5, dtype=agrad.float32, seed=1)
+    w = randn(4, 3, 3, 3, dtype=agrad.float32, seed=2)
+    t = agrad.asarray([1, 0])
+    z = F.gelu(F.max_pool2d(F.conv2d(x, w, padding=1), 2))
+    z = F.layer_norm(agrad.reshape(z, (2, -1)), 16)
+    loss = F.cross_entropy(z, t, label_smoothing=0.1) + F.mse_loss(F.silu(z), F.sigmoid(z))
+    assert loss.dtype is agrad.float32
+    loss.backward()
+    assert x.grad.dtype == x.value.dtype and w.grad.dtype == w.value.dtype

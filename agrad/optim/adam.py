@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT
+from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
 
 
 def adam_update(
@@ -35,12 +35,11 @@ def adam_update(
 
     Returns ``(param, exp_avg, exp_avg_sq, max_exp_avg_sq)``.
     """
-    g = -grad if maximize else grad
-    if weight_decay:
-        if decoupled_weight_decay:
-            param = param * (1.0 - lr * weight_decay)
-        else:
-            g = g + weight_decay * param
+    if decoupled_weight_decay and weight_decay:
+        g = descent_direction(grad, param, 0.0, maximize)
+        param = param * (1.0 - lr * weight_decay)
+    else:
+        g = descent_direction(grad, param, weight_decay, maximize)
     exp_avg = exp_avg + (1.0 - beta1) * (g - exp_avg)
     exp_avg_sq = beta2 * exp_avg_sq + (1.0 - beta2) * (g * g)
     bias1 = 1.0 - beta1**step

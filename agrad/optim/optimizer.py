@@ -19,6 +19,12 @@ from agrad.nn.module import convert_value
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
 
 
+def descent_direction(grad: Any, param: Any, weight_decay: float, maximize: bool) -> Any:
+    """The gradient the update rules start from: negated to maximise, plus L2 weight decay."""
+    g = -grad if maximize else grad
+    return g + weight_decay * param if weight_decay else g
+
+
 class Optimizer:
     """Base class. Subclasses set ``kernel``, ``update`` (the reference), ``state_names`` and
     implement :meth:`_hyper` (the update's keyword arguments for one group)."""

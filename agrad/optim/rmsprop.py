@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT
+from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
 
 
 def rmsprop_update(
@@ -28,9 +28,7 @@ def rmsprop_update(
 
     Returns ``(param, square_avg, grad_avg, momentum_buffer)``.
     """
-    g = -grad if maximize else grad
-    if weight_decay:
-        g = g + weight_decay * param
+    g = descent_direction(grad, param, weight_decay, maximize)
     square_avg = alpha * square_avg + (1.0 - alpha) * (g * g)
     if centered:
         grad_avg = grad_avg + (1.0 - alpha) * (g - grad_avg)
@@ -93,9 +91,7 @@ def adagrad_update(
     maximize: bool,
 ) -> tuple:
     """One Adagrad step; kernel name ``"adagrad_update"``. Returns ``(param, sum_sq)``."""
-    g = -grad if maximize else grad
-    if weight_decay:
-        g = g + weight_decay * param
+    g = descent_direction(grad, param, weight_decay, maximize)
     clr = lr / (1.0 + (step - 1) * lr_decay)
     sum_sq = sum_sq + g * g
     return param - clr * (g / (xp.sqrt(sum_sq) + eps)), sum_sq

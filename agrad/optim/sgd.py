@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT
+from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
 
 
 def sgd_update(
@@ -25,9 +25,7 @@ def sgd_update(
 
     On the first step (``step == 1``) the momentum buffer starts as the gradient itself.
     """
-    g = -grad if maximize else grad
-    if weight_decay:
-        g = g + weight_decay * param
+    g = descent_direction(grad, param, weight_decay, maximize)
     if momentum:
         buf = g if step == 1 else momentum * momentum_buffer + (1.0 - dampening) * g
         g = g + momentum * buf if nesterov else buf
