@@ -248,3 +248,9 @@ def test_float32_inputs_stay_float32(backend):
     assert loss.dtype is agrad.float32
     loss.backward()
     assert x.grad.dtype == x.value.dtype and w.grad.dtype == w.value.dtype
+
+
+def test_max_pool_and_embedding_second_order():
+    gradcheck(first_order(lambda a: F.max_pool2d(a, 3, 2, 1) ** 2), r(1, 2, 5, 6, seed=3))
+    idx = agrad.asarray([[0, 2, 2], [1, 0, 3]])
+    gradcheck(first_order(lambda w: F.embedding(idx, w, padding_idx=1) ** 2), r(4, 3, seed=4))

@@ -99,7 +99,10 @@ class Optimizer:
                         continue
                     be = p._backend
                     old = self.state.get(id(p))
-                    state = dict(old) if old is not None else self._initial_state(be.xp, p, group)
+                    if old is None:
+                        state = self._initial_state(be.xp, p, group)
+                    else:  # after model.to(backend=..., dtype=...), bring the state along
+                        state = {k: _to_param(v, p) if _stale(v, p) else v for k, v in old.items()}
                     if self.uses_step:
                         state["step"] = state.get("step", 0) + 1
                         hyper = {**hyper, "step": state["step"]}
@@ -168,3 +171,8 @@ class Optimizer:
 def _to_param(v: Any, p: Tensor) -> Any:
     """A saved state entry on ``p``'s backend and dtype (plain numbers pass through)."""
     return convert_value(v, p._backend, p.dtype) if hasattr(v, "shape") else v
+
+
+def _stale(v: Any, p: Tensor) -> bool:
+    """A state array left on another backend or dtype than its parameter (the model was moved)."""
+    return hasattr(v, "shape") and not (p._backend.is_array(v) and v.dtype == p.value.dtype)
