@@ -8,6 +8,7 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
+# ruff: noqa: I001 - order matters at the end (nn, optim import the core)
 from agrad._anomaly import detect_anomaly, is_anomaly_enabled
 from agrad._backend import (
     Backend,
@@ -201,6 +202,12 @@ from agrad._utility import all, any, diff
 # isort: split
 # The standard's extensions (issue 3); imported after the main namespace that their rules use.
 from agrad import fft, linalg
+
+
+# --- agrad.nn / agrad.optim: seeding, checkpoints, the subpackages (they import the core above) ---
+from agrad._random import manual_seed  # noqa: E402
+from agrad._serialization import CheckpointError, load, save  # noqa: E402
+from agrad import nn, optim  # noqa: E402
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 

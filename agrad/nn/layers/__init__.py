@@ -1,0 +1,1 @@
+"""The layers of ``agrad.nn``, one small module per family."""
