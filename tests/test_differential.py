@@ -22,7 +22,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 xps = make_strategies_namespace(agrad)
 SETTINGS = settings(max_examples=20, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-FINITE = {"allow_nan": False, "allow_infinity": False, "min_value": -50, "max_value": 50}
+# Subnormals excluded: torch flushes them in remainder (x % 4e-314 is NaN there), a platform
+# difference in the backend, not in agrad.
+FINITE = {"allow_nan": False, "allow_infinity": False, "min_value": -50, "max_value": 50,
+          "allow_subnormal": False}
 
 
 def to_strict(t: agrad.Tensor):
