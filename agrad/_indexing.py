@@ -329,7 +329,8 @@ def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any
 
 def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
     shape = shape_of(x)
-    positions = _along_axis_positions(xp, indices, shape, axis % len(shape))
+    raw = x._backend.xp if hasattr(x, "_backend") else xp  # integer positions: never recorded
+    positions = _along_axis_positions(raw, indices, shape, axis % len(shape))
     flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
     return xp.reshape(flat, shape)
 
