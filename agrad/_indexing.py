@@ -220,7 +220,19 @@ def _gather(x: Any, keys: tuple) -> Any:
     Portable (the standard only guarantees integer arrays for every axis, array_api_strict
     refuses fewer), and the gradient is ``take``'s exact segment sum for repeated indices.
     """
-    from agrad._manipulation import broadcast_shapes, reshape
+    from agrad._manipulation import reshape
+
+    shape = tuple(x.shape)
+    m = len(keys)
+    flat, bshape = _flat_positions(x, keys)
+    merged = reshape(x, (math.prod(shape[:m]), *shape[m:]))
+    return reshape(take_p(merged, flat, axis=0), (*bshape, *shape[m:]))
+
+
+def _flat_positions(x: Any, keys: tuple) -> tuple[Any, tuple]:
+    """Row numbers of ``x``'s leading ``len(keys)`` axes merged into one, and the broadcast shape
+    of the integer arrays: ``x[i, j]`` is row ``i * n1 + j`` of ``x`` reshaped to ``(n0*n1, ...)``."""
+    from agrad._manipulation import broadcast_shapes
 
     shape = tuple(x.shape)
     m = len(keys)
@@ -233,9 +245,27 @@ def _gather(x: Any, keys: tuple) -> Any:
         stride *= shape[d]
     xp = _xp_of(x)
     bshape = broadcast_shapes(*(tuple(k.shape) for k in keys if hasattr(k, "shape")))
-    flat = xp.reshape(xp.broadcast_to(flat, bshape), (-1,))
-    merged = reshape(x, (math.prod(shape[:m]), *shape[m:]))
-    return reshape(take_p(merged, flat, axis=0), (*bshape, *shape[m:]))
+    return xp.reshape(xp.broadcast_to(flat, bshape), (-1,)), bshape
+
+
+def _setitem_integer(x: Any, keys: tuple, value: Any) -> Any:
+    """``x[i, j] = value`` with integer arrays, portably (array_api_strict has no fancy
+    ``__setitem__``): rows of ``x`` merged as in ``_gather``, then ``where(hit, scattered, x)``.
+    Repeated indices add up their values (the standard leaves that case unspecified)."""
+    from agrad._manipulation import broadcast_to, reshape
+    from agrad._searching import where
+
+    shape = tuple(x.shape)
+    m = len(keys)
+    rows, rest = math.prod(shape[:m]), shape[m:]
+    flat, bshape = _flat_positions(x, keys)
+    xp = _xp_of(x)
+    hit = segment_sum_ref(xp, xp.ones(flat.shape, dtype=x.value.dtype, device=x.device),
+                          index=flat, size=rows) != 0
+    hit = xp.reshape(hit, (rows,) + (1,) * len(rest))
+    values = reshape(broadcast_to(value, (*bshape, *rest)), (-1, *rest))
+    placed = scatter_add_p(values, index=flat, size=rows)
+    return reshape(where(hit, placed, reshape(x, (rows, *rest))), shape)
 
 
 def _xp_of(x: Any) -> Any:
@@ -292,6 +322,7 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     from agrad._tensor import Tensor
 
     key = unwrap_key(key)
+    keys = (key,) if _is_int_array(key) else _integer_keys(key)
     key, flips = positive_steps(key, tuple(x.shape))
     key = complete_key(key, len(x.shape))
     if flips:  # value was given in the negative-step order: reverse it the same way
@@ -305,6 +336,8 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
         from agrad._data_type_functions import astype
 
         value = astype(value, x.dtype)
+    if keys is not None:
+        return _setitem_integer(x, keys, value)
     return setitem_p(x, value, key=key)
 
 
@@ -339,7 +372,8 @@ def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any
 
 def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
     shape = shape_of(x)
-    positions = _along_axis_positions(xp, indices, shape, axis % len(shape))
+    raw = x._backend.xp if hasattr(x, "_backend") else xp  # integer positions: never recorded
+    positions = _along_axis_positions(raw, indices, shape, axis % len(shape))
     flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
     return xp.reshape(flat, shape)
 

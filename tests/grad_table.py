@@ -208,3 +208,13 @@ FORWARD_CALLS: dict[str, Any] = {
     "result_type": lambda xp: xp.result_type(xp.int8, xp.uint8),
 }
 """A forward call of each non-differentiable function (the coverage table runs them)."""
+
+PIECEWISE_LINEAR = frozenset((
+    "add", "astype", "broadcast_arrays", "broadcast_to", "ceil", "clip", "concat", "conj", "copysign",
+    "cumulative_sum", "diff", "expand_dims", "flip", "floor", "floor_divide", "imag", "matrix_transpose",
+    "max", "maximum", "mean", "meshgrid", "min", "minimum", "moveaxis", "negative", "permute_dims",
+    "positive", "remainder", "repeat", "reshape", "roll", "round", "sign", "sort", "squeeze", "stack",
+    "subtract", "sum", "take", "take_along_axis", "tile", "tril", "triu", "trunc", "unstack", "where",
+))
+"""Cases whose gradient does not depend on the input (second derivative zero): the second-order
+check has nothing to differentiate there."""

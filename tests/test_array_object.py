@@ -164,3 +164,21 @@ def test_conversions_that_leave_the_graph(backend):
         np.asarray(x)
     if backend.name != "array_api_strict":  # strict's DLPack export is to NumPy only via its own API
         assert np.from_dlpack(x.detach().value).tolist() == [2.5]
+
+
+@pytest.mark.requires("float64")
+def test_setitem_with_integer_array_keys_on_every_backend():
+    i, j = agrad.asarray([0, 2]), agrad.asarray([1, 3])
+
+    def f(x, v):
+        y = x * 1.0
+        y[i, j] = v
+        y[agrad.asarray([1])] = y[agrad.asarray([1])] * 3.0
+        return y * y
+
+    x, v = r(3, 4, 2, seed=8), r(2, 2, seed=9)
+    want = to_np(x).copy()
+    want[[0, 2], [1, 3]] = to_np(v)
+    want[[1]] *= 3.0
+    assert_close(agrad.sqrt(f(x, v)), np.abs(want))
+    gradcheck(f, x, v)

@@ -8,7 +8,14 @@ import pytest
 
 import agrad
 from agrad.testing import gradcheck
-from tests.grad_table import CASES, FORWARD_CALLS, NON_DIFFERENTIABLE, ZERO_DERIVATIVE, make_inputs
+from tests.grad_table import (
+    CASES,
+    FORWARD_CALLS,
+    NON_DIFFERENTIABLE,
+    PIECEWISE_LINEAR,
+    ZERO_DERIVATIVE,
+    make_inputs,
+)
 from tests.helpers import to_np
 
 
@@ -81,3 +88,27 @@ def test_jvp_rules(name, call, specs, backend):
             pytest.skip(f"backend {backend.name!r} lacks the capability 'complex'")
     inputs = make_inputs(agrad, specs, agrad.float64, seed=len(name))
     jvp_check(lambda *ts: call(agrad, *ts), *inputs)
+
+
+@pytest.mark.requires("float64")
+@pytest.mark.parametrize("name,call,specs", [c for c in CASES if c[0] not in PIECEWISE_LINEAR],
+                         ids=[c[0] for c in CASES if c[0] not in PIECEWISE_LINEAR])
+def test_second_order(name, call, specs, backend):
+    """The VJP rules are differentiable themselves (``create_graph=True`` runs them on Tensors)."""
+    from agrad._engine import backprop
+
+    if "[complex]" in name or name in ("real", "imag", "conj"):
+        if not backend.capabilities.complex:
+            pytest.skip(f"backend {backend.name!r} lacks the capability 'complex'")
+
+    def grads(*ts):
+        with agrad.enable_grad():
+            ts = [t if t.requires_grad else agrad.Tensor(t.value) for t in ts]
+            out = call(agrad, *ts)
+            outs = tuple(out) if isinstance(out, (tuple, list)) else (out,)
+            cots = [agrad.testing.randn(*o.shape, dtype=agrad.float64, seed=5, requires_grad=False)
+                    for o in outs]
+            res = backprop(outs, cots, inputs=list(ts), create_graph=True)
+            return tuple(res[id(t)][1] for t in ts if id(t) in res)
+
+    gradcheck(grads, *make_inputs(agrad, specs, agrad.float64, seed=len(name)))
