@@ -91,11 +91,22 @@ def _toposort(roots: Sequence[Node], stop: dict | None = None) -> list[Node]:
         if node.args is None:
             raise RuntimeError(f"backward through agrad.{node.prim.name}: {_RELEASED}")
         stack.append((node, True))
-        for a in node.args:
-            if isinstance(a, Tensor) and a._node is not None and id(a._node) not in seen:
-                if stop is None or id(a) not in stop:
+        for a, v in zip(node.args, node.vals):
+            if isinstance(a, Tensor) and a._node is not None:
+                if a.value is not v:
+                    raise RuntimeError(_modified_in_place(a, node))
+                if id(a._node) not in seen and (stop is None or id(a) not in stop):
                     stack.append((a._node, False))
     return order
+
+
+def _modified_in_place(a: Tensor, node: Node) -> str:
+    return (
+        f"a tensor of shape {a.shape} used by agrad.{node.prim.name} was modified in place "
+        "afterwards (x[...] = v or x += v), so the graph recorded before no longer describes it. "
+        "Use the out-of-place form (y = x + v, or agrad.where) where the earlier value is still "
+        "needed, or call backward before modifying it."
+    )
 
 
 def _leading_to(order: list[Node], stop: dict) -> set[int]:

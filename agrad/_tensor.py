@@ -271,9 +271,9 @@ class Tensor:
         """Make this Tensor hold ``new`` (an in-place update, done functionally).
 
         Under ``no_grad`` only the value changes: a leaf stays a leaf that requires grad.
-        Limitation: a graph recorded *before* the update that used this Tensor and does not feed
-        the update sees the new history in a later backward pass (PyTorch raises there); use
-        the out-of-place form when such an earlier graph is still needed.
+        A graph recorded *before* the update that used this Tensor no longer describes it: its
+        backward pass raises a clear error (the engine compares each input's value with the one
+        recorded), as PyTorch's version counter does.
         """
         if new.dtype is not self.dtype:
             raise TypeError(

@@ -139,3 +139,22 @@ def test_value_reassignment_after_forward_does_not_corrupt_gradient():
     x.value = x.value * 0.0  # the node kept the forward-time value
     y.backward()
     assert float(x.grad) == 6.0
+
+
+def test_in_place_update_after_use_is_a_clear_error(backend):
+    """PyTorch's version-counter check: a non-leaf used by an op, then modified in place."""
+    x = randn(3, seed=4)
+    h = x * 2.0
+    y = (h * h).sum()  # uses h as it was
+    h[0] = 5.0  # h now has a new history; y's graph must not silently follow it
+    with pytest.raises(RuntimeError, match="modified in place afterwards"):
+        y.backward()
+
+
+def test_in_place_update_then_use_is_differentiable(backend):
+    x = randn(3, seed=5)
+    h = x * 2.0
+    h[0] = 5.0
+    (h * h).sum().backward()
+    xn = to_np(x)
+    assert_close(x.grad, [0.0, 8.0 * xn[1], 8.0 * xn[2]])
