@@ -339,7 +339,9 @@ def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any
 
 def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
     shape = shape_of(x)
-    positions = _along_axis_positions(xp, indices, shape, axis % len(shape))
+    # On Tensors (create_graph=True) the arithmetic runs on Tensors (asarray wraps the raw indices)
+    # and scatter_add's static index wants the resulting array back.
+    positions = unwrap_key(_along_axis_positions(xp, xp.asarray(indices), shape, axis % len(shape)))
     flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
     return xp.reshape(flat, shape)
 
