@@ -48,13 +48,16 @@ def jvp_check(f: Any, *inputs: Tensor, eps: float = 1e-6, rtol: float = 1e-5, at
     jv = []
     for k, analytic in enumerate(_tuple(tangents)):
         numeric = (to_np(plus[k]) - to_np(minus[k])) / (2 * eps)
-        jv.append(np.broadcast_to(to_np(analytic), numeric.shape))
+        jv.append(to_np(analytic))
+        assert jv[k].shape == numeric.shape, f"output {k}: tangent {jv[k].shape}, primal {numeric.shape}"
         np.testing.assert_allclose(jv[k], numeric, rtol=rtol, atol=atol,
                                    err_msg=f"JVP of output {k} disagrees with finite differences")
 
     outs = _tuple(out)
     us = _normal(be, [o.shape for o in outs], [o.value.dtype for o in outs], seed + 1)
-    _, pull = agrad.vjp(f, *inputs)
+    out2, pull = agrad.vjp(f, *inputs)
+    for k, (a, b) in enumerate(zip(outs, _tuple(out2))):  # the same primal computation either way
+        np.testing.assert_array_equal(to_np(a), to_np(b), err_msg=f"jvp and vjp disagree on output {k}")
     u_tensors = [_wrap(u, be, None, 0) for u in us]
     jtu = pull(type(out)(u_tensors) if isinstance(out, (tuple, list)) else u_tensors[0])
     lhs = sum(float(np.sum(to_np(u) * j)) for u, j in zip(us, jv))

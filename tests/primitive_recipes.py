@@ -82,7 +82,7 @@ COMPLEX_CASES: list[tuple[str, Any, list[tuple]]] = [
 
 CASES: list[tuple[str, Any, list[tuple]]] = []
 CASES += [(n, _fn(n), [_u(S, d)]) for n, d in UNARY_DOMAINS.items()]
-CASES += [(n, _fn(n), [_u(S, d1), _u((4,), d2)]) for n, (d1, d2) in BINARY_DOMAINS.items()]
+CASES += [(n, _fn(n), [_u((3, 1), d1), _u((4,), d2)]) for n, (d1, d2) in BINARY_DOMAINS.items()]
 CASES += [
     ("clip", lambda xp, x, lo, hi: xp.clip(x, lo, hi),
      [_u(S), _u((4,), (-2.0, -1.0)), _u((3, 1), (1.0, 2.0))]),
@@ -98,6 +98,7 @@ CASES += [
     ("prod", lambda xp, x: xp.prod(x, axis=1), [_u((3, 4, 2))]),
     ("max", lambda xp, x: xp.max(x, axis=0), [_u(S)]),
     ("min", lambda xp, x: xp.min(x, axis=-1, keepdims=True), [_u(S)]),
+    ("min[axes]", lambda xp, x: xp.min(x, axis=(0, 1)), [_u((3, 4, 2))]),
     ("var", lambda xp, x: xp.var(x, axis=0, correction=1), [_u(S)]),
     ("std", lambda xp, x: xp.std(x, axis=1), [_u(S)]),
     ("cumulative_sum", lambda xp, x: xp.cumulative_sum(x, axis=1, include_initial=True), [_u(S)]),
@@ -114,7 +115,7 @@ CASES += [
     ("reshape", lambda xp, a: xp.reshape(a, (2, 6)), [_u(S)]),
     ("roll", lambda xp, a: xp.roll(a, (1, -2), axis=(0, 1)), [_u(S)]),
     ("squeeze", lambda xp, a: xp.squeeze(a, axis=1), [_u((3, 1, 2))]),
-    ("stack", lambda xp, a, b: xp.stack([a, b], axis=1), [_u(S), _u(S)]),
+    ("stack", lambda xp, a, b, c: xp.stack([a, b, c], axis=1), [_u(S), _u(S), _u(S)]),
     ("tile", lambda xp, a: xp.tile(a, (2, 1, 3)), [_u((2, 3))]),
     ("unstack", lambda xp, a: xp.unstack(a, axis=1), [_u(S)]),
     # indexing, sorting, creation
@@ -194,14 +195,30 @@ EXTENSION_CASES: list[tuple[str, Any, list[tuple]]] = [
     ("linalg.solve", lambda xp, a, b: xp.linalg.solve(a, b), [_u((2, 3, 3)), _u((3, 2))]),
     ("linalg.svd", lambda xp, a: tuple(xp.linalg.svd(a, full_matrices=False)), [_u((2, 4, 3))]),
     ("linalg.vector_norm", lambda xp, a: xp.linalg.vector_norm(a, ord=3, axis=1), [_u((3, 4))]),
+    ("linalg.matrix_norm", lambda xp, a: xp.linalg.matrix_norm(a, ord="nuc"), [_u((2, 4, 3))]),
+    ("linalg.matrix_power", lambda xp, a: xp.linalg.matrix_power(a, -2), [_u((3, 3))]),
+    ("linalg.eigvalsh", lambda xp, a: xp.linalg.eigvalsh(_sym(xp, a)), [_u((4, 4))]),
+    ("linalg.svdvals", lambda xp, a: xp.linalg.svdvals(a), [_u((2, 3, 4))]),
+    ("linalg.trace", lambda xp, a: xp.linalg.trace(a, offset=1), [_u((2, 3, 4))]),
+    ("linalg.outer", lambda xp, a, b: xp.linalg.outer(a, b), [_u((3,)), _u((4,))]),
     # fft (complex inputs as two real tensors, complex outputs as two real ones)
     ("fft.fft", lambda xp, x, y: _parts(xp, xp.fft.fft(_z(xp, x, y), n=5)), [_u(S), _u(S)]),
     ("fft.rfft", lambda xp, x: _parts(xp, xp.fft.rfft(x, norm="ortho")), [_u((3, 6))]),
     ("fft.irfft", lambda xp, x, y: xp.fft.irfft(_z(xp, x, y), n=7), [_u(S), _u(S)]),
+    ("fft.ifft", lambda xp, x, y: _parts(xp, xp.fft.ifft(_z(xp, x, y), axis=0)), [_u(S), _u(S)]),
+    ("fft.fftn", lambda xp, x, y: _parts(xp, xp.fft.fftn(_z(xp, x, y), s=(5, 2), axes=(1, 0))),
+     [_u(S), _u(S)]),
+    ("fft.ifftn", lambda xp, x, y: _parts(xp, xp.fft.ifftn(_z(xp, x, y), norm="forward")), [_u(S), _u(S)]),
+    ("fft.rfftn", lambda xp, x: _parts(xp, xp.fft.rfftn(x)), [_u((4, 6))]),
+    ("fft.irfftn", lambda xp, x, y: xp.fft.irfftn(_z(xp, x, y), s=(3, 5)), [_u(S), _u(S)]),
+    ("fft.hfft", lambda xp, x, y: xp.fft.hfft(_z(xp, x, y)), [_u(S), _u(S)]),
+    ("fft.ihfft", lambda xp, x: _parts(xp, xp.fft.ihfft(x)), [_u((3, 6))]),
     ("fft.fftshift", lambda xp, x: xp.fft.fftshift(x), [_u((3, 5))]),
     ("fft.ifftshift", lambda xp, x: xp.fft.ifftshift(x, axes=0), [_u((3, 5))]),
     ("_complex", lambda xp, x, y: _parts(xp, _prim("_complex")(x, y) * (1 - 2j)), [_u(S), _u(S)]),
     # nn.functional
+    ("nn.functional.linear", lambda xp, x, w, b: xp.nn.functional.linear(x, w, b),
+     [_u((2, 3)), _u((4, 3)), _u((4,))]),
     ("nn.functional.relu", lambda xp, x: xp.nn.functional.relu(x), [_u(S)]),
     ("nn.functional.sigmoid", lambda xp, x: xp.nn.functional.sigmoid(x), [_u(S)]),
     ("nn.functional.silu", lambda xp, x: xp.nn.functional.silu(x), [_u(S)]),
@@ -237,7 +254,8 @@ EXTENSION_CASES: list[tuple[str, Any, list[tuple]]] = [
 CASES += EXTENSION_CASES
 
 NEEDS_COMPLEX = frozenset(
-    [n for n, _, _ in COMPLEX_CASES] + ["fft.fft", "fft.rfft", "fft.irfft", "_complex"]
+    [n for n, _, _ in COMPLEX_CASES] + ["_complex"]
+    + [n for n, _, _ in EXTENSION_CASES if n.startswith("fft.") and "shift" not in n]
 )
 """Cases that compute with complex dtypes (skipped where the backend lacks ``complex``)."""
 
