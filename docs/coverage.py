@@ -1,13 +1,14 @@
 """Generate ``docs/coverage.md``: every function of the standard's main namespace and every
 extension (linalg, fft, einsum, nn.functional, internal primitives), whether agrad's forward, VJP,
-JVP and second derivatives work, and on which backends that was verified.
+JVP, second derivatives and Hessian-vector products work, and on which backends that was verified.
 
 Run from the repository root: ``python docs/coverage.py``. For each installed backend it runs,
 per case of the test suite's one recipe table (``tests/primitive_recipes.py``), the same checks
 as ``tests/test_primitive_table.py``: ``gradcheck`` (float64, random cotangents) for the VJP,
 ``agrad.jvp`` against finite differences and reverse mode for the JVP, ``gradgradcheck`` for
-second derivatives, or a plain forward call for the non-differentiable functions. Nothing in the
-table is written by hand: a failing check shows up as ✗ with the backend's name.
+second derivatives, forward-over-reverse Hessian-vector products against reverse-over-reverse
+ones, or a plain forward call for the non-differentiable functions. Nothing in the table is
+written by hand: a failing check shows up as ✗ with the backend's name.
 """
 
 from __future__ import annotations
@@ -24,21 +25,21 @@ sys.path.insert(0, str(ROOT))
 import array_api_strict  # noqa: E402
 
 import agrad  # noqa: E402
-from agrad.testing import gradcheck, gradgradcheck  # noqa: E402
-from tests.jvp_check import jvp_check  # noqa: E402
 from tests.primitive_recipes import (  # noqa: E402
     CASES,
     EXTENSION_CASES,
     FORWARD_CALLS,
     NON_DIFFERENTIABLE,
     ZERO_DERIVATIVE,
+    derivative_checks,
     forward_input,
     make_inputs,
     needs,
 )
 
-CHECKS = (("vjp", gradcheck), ("jvp", jvp_check), ("2nd", gradgradcheck))
-KINDS = ("forward", "vjp", "jvp", "2nd")
+CHECKS = derivative_checks()
+KINDS = ("forward", *CHECKS)
+TITLES = {"forward": "forward", "vjp": "VJP", "jvp": "JVP", "2nd": "2nd order", "hvp": "HVP (fwd-over-rev)"}
 
 
 def standard_functions() -> list[str]:
@@ -75,7 +76,7 @@ def run_checks(backend_name: str) -> dict[str, dict[str, str]]:
                 _merge(row, "forward", "ok")
             except Exception as e:  # reported in the table, not raised
                 _merge(row, "forward", _error(e))
-            for kind, check in CHECKS:
+            for kind, check in CHECKS.items():
                 try:
                     inputs = make_inputs(agrad, specs, agrad.float64, seed=len(name))
                     check(lambda *ts, call=call: call(agrad, *ts), *inputs)
@@ -115,9 +116,9 @@ def _row(name: str, per_backend: dict, totals: dict) -> str:
 
     if differentiable:
         vjp = mark("vjp") + (" (zero: piecewise constant)" if name in ZERO_DERIVATIVE else "")
-        cells = [mark("forward"), vjp, mark("jvp"), mark("2nd")]
+        cells = [mark("forward"), vjp, *(mark(k) for k in KINDS[2:])]
     else:
-        cells = [mark("forward"), f"— {NON_DIFFERENTIABLE[name]}", "—", "—"]
+        cells = [mark("forward"), f"— {NON_DIFFERENTIABLE[name]}", *("—" for _ in KINDS[2:])]
     totals["rows"] += 1
     totals["differentiable"] += differentiable
     totals["all backends"] += len(ok_on) == len(backends)
@@ -126,8 +127,8 @@ def _row(name: str, per_backend: dict, totals: dict) -> str:
 
 def _table(title: str, names: list[str], per_backend: dict) -> tuple[list[str], dict]:
     totals: dict = defaultdict(int)
-    lines = [f"## {title}", "", "| function | forward | VJP | JVP | 2nd order | backends |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [f"## {title}", "", f"| function | {' | '.join(TITLES[k] for k in KINDS)} | backends |",
+             "| --- " * (len(KINDS) + 2) + "|"]
     lines += [_row(n, per_backend, totals) for n in names]
     lines += ["", f"{totals['rows']} functions, {totals['differentiable']} differentiable; "
               f"{totals['all backends']} pass every check on all {len(per_backend)} backends.", ""]
@@ -135,10 +136,10 @@ def _table(title: str, names: list[str], per_backend: dict) -> tuple[list[str], 
 
 
 def _summary(sections: list[tuple[str, dict]], backends: list[str]) -> list[str]:
-    lines = ["## Per backend", "", "Functions whose checks pass (forward: the call runs; VJP, JVP, "
-             "2nd order: of the differentiable ones).", "",
-             "| backend | section | forward | VJP | JVP | 2nd order |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["## Per backend", "", "Functions whose checks pass (forward: the call runs; the derivative "
+             "columns: of the differentiable ones).", "",
+             f"| backend | section | {' | '.join(TITLES[k] for k in KINDS)} |",
+             "| --- " * (len(KINDS) + 2) + "|"]
     for b in backends:
         for title, totals in sections:
             d = totals["differentiable"]
@@ -161,7 +162,9 @@ def main() -> None:
         f"{agrad.__array_api_version__} and every extension (linalg, fft, einsum, nn.functional, the "
         f"internal primitives), checked on the installed backends ({', '.join(backends)}). "
         "VJP: `gradcheck` in float64 with random cotangents. JVP: `agrad.jvp` against finite "
-        "differences and against reverse mode. 2nd order: `gradgradcheck`. A row is ✓ when the check "
+        "differences and against reverse mode. 2nd order: `gradgradcheck`. HVP: Hessian-vector products "
+        "by forward-over-reverse (`agrad.hvp`, what `agrad.hessian` uses) against reverse-over-reverse. "
+        "A row is ✓ when the check "
         "passed on every backend; a backend is listed when every check of that row passed there.",
         "",
         *_summary([("main namespace", main_totals), ("extensions", ext_totals)], backends),

@@ -64,3 +64,31 @@ def jvp_check(f: Any, *inputs: Tensor, eps: float = 1e-6, rtol: float = 1e-5, at
     rhs = sum(float(np.sum(to_np(g) * to_np(d))) for g, d in zip(jtu, directions))
     np.testing.assert_allclose(lhs, rhs, rtol=1e-9, atol=1e-9,
                                err_msg="forward mode <u, J v> disagrees with reverse mode <J^T u, v>")
+
+
+def hvp_check(f: Any, *inputs: Tensor, rtol: float = 1e-7, atol: float = 1e-8, seed: int = 0) -> None:
+    """Raise ``AssertionError`` if forward-over-reverse Hessian-vector products (``agrad.hvp``, what
+    ``agrad.hessian`` builds on: JVP rules applied to the VJP rules' computations) disagree with
+    reverse-over-reverse ones, for the scalar ``<u, f(x)**2>`` with a random ``u`` (squared, so that the
+    cotangent reaching ``f``'s VJP rules depends on ``x`` even where ``f`` is linear)."""
+    be = inputs[0]._backend
+    with no_grad():
+        outs = _tuple(f(*inputs))
+    us = [_wrap(u, be, None, 0) for u in
+          _normal(be, [o.shape for o in outs], [o.value.dtype for o in outs], seed + 2)]
+    vs = [_wrap(v, be, None, 0) for v in
+          _normal(be, [t.shape for t in inputs], [t.value.dtype for t in inputs], seed + 3)]
+    nums = tuple(range(len(inputs)))
+
+    def scalar(*xs: Any) -> Any:
+        return sum(agrad.sum(o * o * u) for o, u in zip(_tuple(f(*xs)), us))
+
+    def along_v(*xs: Any) -> Any:
+        return sum(agrad.sum(g * v) for g, v in zip(agrad.grad(scalar, argnums=nums)(*xs), vs))
+
+    forward = _tuple(agrad.hvp(scalar, inputs, vs))
+    reverse = agrad.grad(along_v, argnums=nums)(*inputs)
+    for k, (a, b) in enumerate(zip(forward, reverse)):
+        np.testing.assert_allclose(to_np(a), to_np(b), rtol=rtol, atol=atol,
+                                   err_msg=f"forward-over-reverse HVP disagrees with reverse-over-reverse "
+                                           f"for input {k}")

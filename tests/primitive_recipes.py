@@ -285,6 +285,16 @@ ZERO_DERIVATIVE = ("ceil", "floor", "round", "trunc", "sign", "floor_divide")
 """Piecewise constant: differentiable, with a zero derivative wherever it exists."""
 
 
+def derivative_checks() -> dict[str, Any]:
+    """The checks every case runs, by the column they fill: reverse mode (``gradcheck``), forward
+    mode (``jvp_check``: finite differences and agreement with reverse mode), second order
+    (``gradgradcheck``) and forward-over-reverse Hessian-vector products (``hvp_check``)."""
+    from agrad.testing import gradcheck, gradgradcheck
+    from tests.jvp_check import hvp_check, jvp_check
+
+    return {"vjp": gradcheck, "jvp": jvp_check, "2nd": gradgradcheck, "hvp": hvp_check}
+
+
 def make_inputs(xp: Any, specs: list[tuple], dtype: Any, seed: int = 0) -> list[Any]:
     """Tensors for a case's input specs (requires_grad, reproducible)."""
     from agrad.testing import rand, randn

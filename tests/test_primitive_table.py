@@ -19,55 +19,44 @@ import pytest
 
 import agrad
 from agrad._primitive import PRIMITIVES
-from agrad.testing import gradcheck, gradgradcheck
 from tests.helpers import to_np
-from tests.jvp_check import jvp_check
 from tests.primitive_recipes import (
     CASES,
     FORWARD_CALLS,
     NON_DIFFERENTIABLE,
     ZERO_DERIVATIVE,
+    derivative_checks,
     forward_input,
     make_inputs,
     needs,
 )
 
 IDS = [c[0] for c in CASES]
+BY_NAME = {n: (call, specs) for n, call, specs in CASES}
+CHECKS = derivative_checks()
 
 
 def _case(name, backend):
     lacking = needs(name, backend)
     if lacking:
         pytest.skip(f"backend {backend.name!r} lacks the capability {lacking!r}")
-    call, specs = next((c, s) for n, c, s in CASES if n == name)
+    call, specs = BY_NAME[name]
     return (lambda *ts: call(agrad, *ts)), make_inputs(agrad, specs, agrad.float64, seed=len(name))
 
 
 @pytest.mark.requires("float64")
+@pytest.mark.parametrize("kind", list(CHECKS))
 @pytest.mark.parametrize("name", IDS)
-def test_gradcheck(name, backend):
+def test_derivatives(name, kind, backend):
+    """``vjp``: gradcheck; ``jvp``: agrad.jvp against finite differences and vjp; ``2nd``: gradgradcheck."""
     f, inputs = _case(name, backend)
-    gradcheck(f, *inputs)
-
-
-@pytest.mark.requires("float64")
-@pytest.mark.parametrize("name", IDS)
-def test_jvp_agrees_with_finite_differences_and_vjp(name, backend):
-    f, inputs = _case(name, backend)
-    jvp_check(f, *inputs)
-
-
-@pytest.mark.requires("float64")
-@pytest.mark.parametrize("name", IDS)
-def test_second_derivatives_pass_gradgradcheck(name, backend):
-    f, inputs = _case(name, backend)
-    gradgradcheck(f, *inputs)
+    CHECKS[kind](f, *inputs)
 
 
 @pytest.mark.requires("float64")
 @pytest.mark.parametrize("name", ZERO_DERIVATIVE)
 def test_piecewise_constant_functions_have_zero_gradient(name):
-    call, specs = next((c, s) for n, c, s in CASES if n == name)
+    call, specs = BY_NAME[name]
     inputs = make_inputs(agrad, specs, agrad.float64, seed=3)
     out = call(agrad, *inputs)
     assert out.requires_grad
@@ -119,6 +108,7 @@ def test_every_function_is_classified():
 
     names = {n for n in dir(s) if inspect.isfunction(getattr(s, n)) and not n.startswith("_")
              and "strict_flags" not in n}
+    assert len(BY_NAME) == len(CASES), "two cases share a name"
     covered = {c[0].split('[')[0] for c in CASES} | set(NON_DIFFERENTIABLE)
     assert names - covered == set()
     assert set(FORWARD_CALLS) == set(NON_DIFFERENTIABLE)
