@@ -47,7 +47,7 @@ def _c2c_fwd(xp: Any, x: Any, *, axes: tuple, norm: str, inverse: bool) -> Any:
 
 def _c2c_vjp(xp: Any, g: Any, ans: Any, x: Any, *, axes: tuple, norm: str, inverse: bool) -> Any:
     gx = xp._fft_c2c(g, axes=axes, norm=_DUAL[norm], inverse=not inverse)
-    return gx if cp.is_complex(x) else xp._real(gx)
+    return gx if cp.is_complex(x) else xp.real(gx)
 
 
 c2c_p = extension(primitive(
@@ -61,7 +61,7 @@ c2c_p = extension(primitive(
 def _r2c_vjp(xp: Any, g: Any, ans: Any, x: Any, *, axis: int, norm: str) -> Any:
     n = shape_of(x)[axis]
     padded = _fit(xp, g, n, axis)
-    return xp._real(xp._fft_c2c(padded, axes=(axis,), norm=_DUAL[norm], inverse=True))
+    return xp.real(xp._fft_c2c(padded, axes=(axis,), norm=_DUAL[norm], inverse=True))
 
 
 r2c_p = extension(primitive(
@@ -90,7 +90,7 @@ extension(primitive("_fft_hermitian_weights", _hermitian_weights_fwd))
 def _c2r_vjp(xp: Any, g: Any, ans: Any, x: Any, *, n: int, axis: int, norm: str) -> Any:
     gx = xp._fft_r2c(g, axis=axis, norm=_DUAL[norm])
     gx = gx * xp._fft_hermitian_weights(gx, n=n, axis=axis % len(shape_of(gx)))
-    return gx if cp.is_complex(x) else xp._real(gx)
+    return gx if cp.is_complex(x) else xp.real(gx)
 
 
 c2r_p = extension(primitive(

@@ -1,156 +1,138 @@
-"""Every differentiable primitive, from the registry, checked in forward mode and to second order.
+"""Every differentiable function and primitive, data-driven from the one recipe table
+(``tests/primitive_recipes.py``), checked in float64 on every backend:
 
-For each primitive in ``agrad._primitive.PRIMITIVES`` with a recipe (inputs inside its domain):
+* reverse mode: ``gradcheck`` against finite differences with random cotangents;
+* forward mode: ``agrad.jvp`` against finite differences and against reverse mode
+  (``<u, J v> = <J^T u, v>``), see ``tests/jvp_check.py``;
+* second derivatives: ``gradgradcheck`` (the backward pass recorded with ``create_graph=True`` and
+  differentiated again).
 
-* forward and reverse mode agree: ``<u, J v>`` by ``agrad.jvp`` equals ``<J^T u, v>`` by
-  ``agrad.vjp``, and ``J v`` matches central differences along ``v``;
-* second derivatives pass ``gradgradcheck`` (the backward pass recorded with
-  ``create_graph=True`` and differentiated again, against finite differences).
-
-Primitives that have no JVP rule must raise a clear error naming them. Primitives added later
-without a recipe show up as an xfail listing their names.
+The table must exercise every differentiable primitive of ``agrad._primitive.PRIMITIVES`` (a new
+primitive without a recipe fails here), every primitive must have a JVP rule, every function of
+the standard must be classified, and the non-differentiable ones give results that never require
+grad.
 """
 
-import numpy as np
+from __future__ import annotations
+
 import pytest
 
 import agrad
-from agrad._forward import MissingJVPRule
 from agrad._primitive import PRIMITIVES
-from agrad.testing import gradgradcheck, rand, randn
 from tests.helpers import to_np
+from tests.primitive_recipes import (
+    CASES,
+    FORWARD_CALLS,
+    NON_DIFFERENTIABLE,
+    ZERO_DERIVATIVE,
+    derivative_checks,
+    forward_input,
+    make_inputs,
+    needs,
+)
 
-pytestmark = pytest.mark.requires("float64")
-F64 = agrad.float64
-
-
-def x(*shape, seed=0, low=None):
-    """A float64 variable; ``low`` draws uniformly from ``[low, low + 1.5)`` instead of N(0, 1)."""
-    if low is not None:
-        return rand(*shape, dtype=F64, seed=seed, low=low, high=low + 1.5)
-    return randn(*shape, dtype=F64, seed=seed)
-
-
-def ints(be, values):
-    return be.xp.asarray(values)
-
-
-def _binary(low=None):
-    return lambda be: ([x(3, 1), x(4, seed=1, low=low)], {})  # both operands broadcast
+IDS = [c[0] for c in CASES]
+BY_NAME = {n: (call, specs) for n, call, specs in CASES}
+CHECKS = derivative_checks()
 
 
-def _unary(*shape, low=None, **params):
-    return lambda be: ([x(*shape, low=low)], params)
+def _case(name, backend):
+    lacking = needs(name, backend)
+    if lacking:
+        pytest.skip(f"backend {backend.name!r} lacks the capability {lacking!r}")
+    call, specs = BY_NAME[name]
+    return (lambda *ts: call(agrad, *ts)), make_inputs(agrad, specs, agrad.float64, seed=len(name))
 
 
-RECIPES = {
-    "add": _binary(),
-    "subtract": _binary(),
-    "multiply": _binary(),
-    "divide": _binary(low=0.5),
-    "maximum": _binary(),
-    "minimum": _binary(),
-    "logaddexp": _binary(),
-    "pow": lambda be: ([x(3, 1, low=0.5), x(4, seed=1)], {}),  # both broadcast
-    "negative": _unary(2, 3),
-    "exp": _unary(2, 3),
-    "tanh": _unary(2, 3),
-    "sin": _unary(2, 3),
-    "cos": _unary(2, 3),
-    "abs": _unary(2, 3),
-    "sign": _unary(2, 3),
-    "expm1": _unary(2, 3),
-    "square": _unary(2, 3),
-    "alias": _unary(2, 3),
-    "log": _unary(2, 3, low=0.3),
-    "sqrt": _unary(2, 3, low=0.3),
-    "log1p": _unary(2, 3, low=0.3),
-    "matrix_transpose": _unary(2, 3),
-    "clip": lambda be: ([x(6), x(6, seed=1, low=-1.2), x(6, seed=2, low=0.4)], {}),
-    "sum": _unary(3, 4, axis=1),
-    "mean": _unary(3, 4, axis=0, keepdims=True),
-    "max": _unary(3, 4, axis=1),
-    "min": _unary(3, 4, axis=(0, 1)),
-    "reshape": _unary(3, 4, shape=(2, 6)),
-    "permute_dims": _unary(2, 3, 4, axes=(1, 2, 0)),
-    "broadcast_to": _unary(3, 1, shape=(2, 3, 4)),
-    "expand_dims": _unary(3, 4, axis=1),
-    "squeeze": _unary(3, 1, axis=1),
-    "concat": lambda be: ([x(2, 3), x(4, 3, seed=1)], {"axis": 0}),
-    "stack": lambda be: ([x(2, 3), x(2, 3, seed=1), x(2, 3, seed=2)], {"axis": 1}),
-    "getitem": _unary(4, 5, key=(slice(1, 3), Ellipsis)),
-    "take": lambda be: ([x(4, 3), ints(be, [0, 2, 2, 3])], {"axis": 0}),
-    "scatter_add": lambda be: ([x(5, 3)], {"index": ints(be, [0, 2, 2, 1, 0]), "size": 3}),
-    "index_scatter": _unary(2, 5, shape=(4, 5), key=(slice(1, 3), Ellipsis)),
-    "where": lambda be: ([be.xp.asarray([[True, False, True]] * 2), x(2, 3), x(3, seed=1)], {}),
-    "matmul": lambda be: ([x(3, 4), x(4, 2, seed=1)], {}),
-    "astype": lambda be: ([x(3)], {"dtype": be.xp.float64}),
-}
-
-DIFFERENTIABLE = sorted(name for name, p in PRIMITIVES.items() if p.vjp is not None)
-COVERED = [name for name in DIFFERENTIABLE if name in RECIPES]
+@pytest.mark.requires("float64")
+@pytest.mark.parametrize("kind", list(CHECKS))
+@pytest.mark.parametrize("name", IDS)
+def test_derivatives(name, kind, backend):
+    """``vjp``: gradcheck; ``jvp``: agrad.jvp against finite differences and vjp; ``2nd``: gradgradcheck."""
+    f, inputs = _case(name, backend)
+    CHECKS[kind](f, *inputs)
 
 
-def _setup(name, be):
-    prim = PRIMITIVES[name]
-    args, params = RECIPES[name](be)
-    slots = [i for i, a in enumerate(args) if isinstance(a, agrad.Tensor)]
-
-    def f(*diff):
-        full = list(args)
-        for i, d in zip(slots, diff):
-            full[i] = d
-        return prim(*full, **params)
-
-    return prim, f, [args[i] for i in slots]
+@pytest.mark.requires("float64")
+@pytest.mark.parametrize("name", ZERO_DERIVATIVE)
+def test_piecewise_constant_functions_have_zero_gradient(name):
+    call, specs = BY_NAME[name]
+    inputs = make_inputs(agrad, specs, agrad.float64, seed=3)
+    out = call(agrad, *inputs)
+    assert out.requires_grad
+    agrad.sum(out * agrad.testing.randn(*out.shape, dtype=agrad.float64, seed=9)).backward()
+    for t in inputs:
+        assert not to_np(t.grad).any()
 
 
-def _has_jvp(prim):
-    return prim.jvp is not None or prim.joint_jvp is not None
+def _differentiable_primitives() -> list[str]:
+    """agrad's own differentiable primitives (tests may register throwaway ones)."""
+    return sorted(n for n, p in PRIMITIVES.items()
+                  if p.vjp is not None and p.fwd.__module__.startswith("agrad"))
 
 
-@pytest.mark.parametrize("name", COVERED)
-def test_jvp_agrees_with_vjp_and_finite_differences(name, backend):
-    prim, f, primals = _setup(name, backend)
-    tangents = [randn(*p.shape, dtype=F64, seed=10 + k, requires_grad=False) for k, p in enumerate(primals)]
-    if not _has_jvp(prim):
-        with pytest.raises(MissingJVPRule, match=rf"agrad\.{name} has no JVP rule"):
-            agrad.jvp(f, primals, tangents)
-        return
-    out, jv = agrad.jvp(f, primals, tangents)
-    assert jv.shape == out.shape
-    out2, pull = agrad.vjp(f, *primals)
-    u = randn(*out.shape, dtype=F64, seed=20, requires_grad=False)
-    jtu = pull(u)
-    lhs = float(np.sum(to_np(u) * to_np(jv)))
-    rhs = sum(float(np.sum(to_np(g) * to_np(t))) for g, t in zip(jtu, tangents))
-    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(to_np(out), to_np(out2), rtol=0, atol=0)
-    eps = 1e-6
-    with agrad.no_grad():
-        plus = f(*(p + eps * t for p, t in zip(primals, tangents)))
-        minus = f(*(p - eps * t for p, t in zip(primals, tangents)))
-    np.testing.assert_allclose(to_np(jv), (to_np(plus) - to_np(minus)) / (2 * eps), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("name", COVERED)
-def test_second_derivatives_pass_gradgradcheck(name, backend):
-    _, f, primals = _setup(name, backend)
-    gradgradcheck(f, *primals)
+def _primitives_in_graph(out) -> set[str]:
+    names, stack, seen = set(), [t for t in (out if isinstance(out, (tuple, list)) else (out,))], set()
+    while stack:
+        node = stack.pop()._node
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        names.add(node.prim.name)
+        stack += [a for a in node.args if isinstance(a, agrad.Tensor)]
+    return names
 
 
 @pytest.mark.backend_independent
+@pytest.mark.requires("complex")
 def test_every_differentiable_primitive_has_a_recipe():
-    missing = [name for name in DIFFERENTIABLE if name not in RECIPES]
-    if missing:
-        pytest.xfail(f"differentiable primitives without a recipe in {__name__}.RECIPES: {missing}")
+    exercised = set()
+    for _, call, specs in CASES:
+        exercised |= _primitives_in_graph(call(agrad, *make_inputs(agrad, specs, agrad.float64)))
+    missing = [n for n in _differentiable_primitives() if n not in exercised]
+    assert not missing, f"differentiable primitives no case in tests/primitive_recipes.py calls: {missing}"
 
 
 @pytest.mark.backend_independent
-def test_primitives_without_a_jvp_rule_are_listed():
-    """The list the closing note reports; a new primitive should come with its JVP rule."""
-    no_jvp = sorted(n for n in DIFFERENTIABLE if not _has_jvp(PRIMITIVES[n]))
-    known = {"maximum", "minimum", "logaddexp", "clip", "max", "min"}  # as of issue 4
-    print("primitives without a JVP rule:", no_jvp)
-    if set(no_jvp) - known:
-        pytest.xfail(f"primitives without a JVP rule (forward mode raises): {no_jvp}")
+def test_every_differentiable_primitive_has_a_jvp_rule():
+    no_jvp = [n for n in _differentiable_primitives()
+              if PRIMITIVES[n].jvp is None and PRIMITIVES[n].joint_jvp is None]
+    assert not no_jvp, f"primitives without a JVP rule (forward mode and hessian raise): {no_jvp}"
+
+
+@pytest.mark.backend_independent
+def test_every_function_is_classified():
+    import inspect
+
+    import array_api_strict as s
+
+    names = {n for n in dir(s) if inspect.isfunction(getattr(s, n)) and not n.startswith("_")
+             and "strict_flags" not in n}
+    assert len(BY_NAME) == len(CASES), "two cases share a name"
+    covered = {c[0].split('[')[0] for c in CASES} | set(NON_DIFFERENTIABLE)
+    assert names - covered == set()
+    assert set(FORWARD_CALLS) == set(NON_DIFFERENTIABLE)
+
+
+def _leaves(out):
+    if isinstance(out, (tuple, list)):
+        return [leaf for o in out for leaf in _leaves(o)]
+    return [out] if isinstance(out, agrad.Tensor) else []
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_CALLS))
+def test_non_differentiable_results_do_not_require_grad(name, backend):
+    lacking = needs(name, backend)
+    if lacking:
+        pytest.skip(f"backend {backend.name!r} lacks the capability {lacking!r}")
+    x = forward_input(agrad)
+    out = FORWARD_CALLS[name](agrad, x)
+    assert all(not t.requires_grad for t in _leaves(out))
+
+
+def test_unique_all_fallback_agrees(backend):
+    """The fallback for backends without ``unique_all`` (PyTorch) must agree with the standard."""
+    if not backend.capabilities.data_dependent_shapes:
+        pytest.skip(f"backend {backend.name!r} lacks the capability 'data_dependent_shapes'")
+    res = agrad.unique_all(agrad.asarray([3, 1, 3, 2, 1, 3]))
+    assert [to_np(r).tolist() for r in res] == [[1, 2, 3], [1, 3, 0], [2, 0, 2, 1, 0, 2], [2, 1, 3]]

@@ -7,6 +7,7 @@ named tuples. See each submodule's docstring for the conventions at non-smooth p
 (singular matrices, repeated eigenvalues, the zero vector).
 """
 
+from agrad._contractions import tensordot, vecdot
 from agrad._linalg_ops import matmul, matrix_transpose
 from agrad.linalg._decompositions import (
     EighResult,
@@ -20,7 +21,7 @@ from agrad.linalg._decompositions import (
     svdvals,
 )
 from agrad.linalg._norms import matrix_norm, matrix_rank, vector_norm
-from agrad.linalg._products import cross, diagonal, outer, tensordot, trace, vecdot
+from agrad.linalg._products import cross, diagonal, outer, trace
 from agrad.linalg._solvers import SlogdetResult, det, inv, matrix_power, pinv, slogdet, solve
 
 __all__ = [

@@ -1,12 +1,12 @@
-"""Products and views: ``diagonal``, ``trace``, ``cross``, ``outer``, ``tensordot``, ``vecdot``.
+"""Products and views: ``diagonal``, ``trace``, ``cross``, ``outer``.
 
 ``diagonal`` and ``cross`` are primitives; the others are compositions of differentiable
-functions (so their gradients, JVPs and higher derivatives come for free).
+functions (so their gradients, JVPs and higher derivatives come for free). ``tensordot`` and
+``vecdot`` are the main namespace's (``agrad._contractions``), re-exported by ``agrad.linalg``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from agrad._primitive import primitive, shape_of, unbroadcast
@@ -84,39 +84,3 @@ def outer(x1: Any, x2: Any, /) -> Any:
     if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
         raise ValueError(f"agrad.linalg.outer: needs two 1-D arrays, got {shape_of(x1)} and {shape_of(x2)}")
     return expand_dims(x1, axis=-1) * x2
-
-
-def _tensordot_axes(axes: Any, n1: int, n2: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    if isinstance(axes, int):
-        if not 0 <= axes <= min(n1, n2):
-            raise ValueError(f"agrad.linalg.tensordot: axes={axes} out of range for {n1}-D and {n2}-D inputs")
-        return tuple(range(n1 - axes, n1)), tuple(range(axes))
-    a1, a2 = axes
-    return tuple(a % n1 for a in a1), tuple(a % n2 for a in a2)
-
-
-def tensordot(x1: Any, x2: Any, /, *, axes: int | tuple = 2) -> Any:
-    """Sum products over ``axes`` (the last ``axes`` of ``x1`` with the first of ``x2``, or two
-    explicit axis lists): one ``permute_dims`` + ``reshape`` + ``matmul`` per operand."""
-    from agrad._linalg_ops import matmul
-    from agrad._manipulation import permute_dims, reshape
-
-    s1, s2 = shape_of(x1), shape_of(x2)
-    c1, c2 = _tensordot_axes(axes, len(s1), len(s2))
-    if [s1[a] for a in c1] != [s2[a] for a in c2]:
-        raise ValueError(
-            f"agrad.linalg.tensordot: contracted axes {c1} of {s1} and {c2} of {s2} differ in size"
-        )
-    free1 = tuple(i for i in range(len(s1)) if i not in c1)
-    free2 = tuple(i for i in range(len(s2)) if i not in c2)
-    k = math.prod(s1[a] for a in c1)
-    left = reshape(permute_dims(x1, free1 + c1), (math.prod(s1[i] for i in free1), k))
-    right = reshape(permute_dims(x2, c2 + free2), (k, math.prod(s2[i] for i in free2)))
-    return reshape(matmul(left, right), tuple(s1[i] for i in free1) + tuple(s2[i] for i in free2))
-
-
-def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
-    """The dot product along ``axis`` (broadcasting the others); real inputs."""
-    from agrad._statistical import sum
-
-    return sum(x1 * x2, axis=axis)

@@ -262,17 +262,30 @@ def max_pool2d_ref(xp: Any, x: Any, *, kernel_size: Pair, stride: Pair, padding:
     return xp.max(cols, axis=2)
 
 
-def _max_pool_dx(xp: Any, g: Any, ans: Any, x: Any, **p: Any) -> Any:
-    # The whole cotangent goes to the first maximum of each window (PyTorch's choice at ties).
+def _first_max(xp: Any, x: Any, **p: Any) -> Any:
+    """``(N, C, k, Ho, Wo)`` one-hot of each window's first maximum (PyTorch's choice at ties)."""
     cols = xp.unfold2d(x, pad_value=_NEG_INF, **p)
     k = p["kernel_size"][0] * p["kernel_size"][1]
     first = xp.argmax(cols, axis=2, keepdims=True)
     slots = xp.reshape(xp.arange(k, device=x.device), (1, 1, k, 1, 1))
-    hit = xp.astype(slots == first, g.dtype)
+    return slots == first
+
+
+def _max_pool_dx(xp: Any, g: Any, ans: Any, x: Any, **p: Any) -> Any:
+    # The whole cotangent goes to the first maximum of each window.
+    hit = xp.astype(_first_max(xp, x, **p), g.dtype)
     return xp.fold2d(hit * xp.expand_dims(g, axis=2), input_size=tuple(shape_of(x)[2:]), **p)
 
 
-max_pool2d_p = extension(primitive("max_pool2d", max_pool2d_ref, vjp=(_max_pool_dx,), kernel="max_pool2d"))
+def _max_pool_jvp(xp: Any, dx: Any, ans: Any, x: Any, **p: Any) -> Any:
+    # The tangent of each window's first maximum.
+    hit = xp.astype(_first_max(xp, x, **p), dx.dtype)
+    return xp.sum(hit * xp.unfold2d(dx, pad_value=0.0, **p), axis=2)
+
+
+max_pool2d_p = extension(
+    primitive("max_pool2d", max_pool2d_ref, vjp=(_max_pool_dx,), jvp=(_max_pool_jvp,), kernel="max_pool2d")
+)
 
 
 def _window_counts(n: int, k: int, s: int, p: int) -> list[int]:

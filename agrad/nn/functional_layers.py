@@ -80,13 +80,16 @@ def _ln_fwd(xp: Any, x: Any, weight: Any, bias: Any, *, normalized_ndim: int, ep
     return y if bias is None else y + bias
 
 
+def _ln_project(xp: Any, v: Any, xhat: Any, rstd: Any, ndim: int) -> Any:
+    """``d xhat`` along ``v`` (and its own adjoint): ``rstd * (v - mean(v) - xhat * mean(v * xhat))``."""
+    axes = tuple(range(-ndim, 0))
+    mean_v = xp.mean(v, axis=axes, keepdims=True)
+    return rstd * (v - mean_v - xhat * xp.mean(v * xhat, axis=axes, keepdims=True))
+
+
 def _ln_dx(xp, g, ans, x, weight, bias, *, normalized_ndim, eps):
-    axes = tuple(range(-normalized_ndim, 0))
     xhat, rstd = _ln_normalise(xp, x, normalized_ndim, eps)
-    gh = g if weight is None else g * weight
-    return rstd * (
-        gh - xp.mean(gh, axis=axes, keepdims=True) - xhat * xp.mean(gh * xhat, axis=axes, keepdims=True)
-    )
+    return _ln_project(xp, g if weight is None else g * weight, xhat, rstd, normalized_ndim)
 
 
 def _ln_dw(xp, g, ans, x, weight, bias, *, normalized_ndim, eps):
@@ -98,7 +101,23 @@ def _ln_db(xp, g, ans, x, weight, bias, *, normalized_ndim, eps):
     return unbroadcast(xp, g, shape_of(bias))
 
 
-layer_norm_p = primitive("layer_norm", _ln_fwd, vjp=(_ln_dx, _ln_dw, _ln_db), kernel="layer_norm")
+def _ln_jvp_x(xp, dx, ans, x, weight, bias, *, normalized_ndim, eps):
+    xhat, rstd = _ln_normalise(xp, x, normalized_ndim, eps)
+    dy = _ln_project(xp, dx, xhat, rstd, normalized_ndim)
+    return dy if weight is None else dy * weight
+
+
+def _ln_jvp_w(xp, dw, ans, x, weight, bias, *, normalized_ndim, eps):
+    return _ln_normalise(xp, x, normalized_ndim, eps)[0] * dw
+
+
+layer_norm_p = primitive(
+    "layer_norm",
+    _ln_fwd,
+    vjp=(_ln_dx, _ln_dw, _ln_db),
+    jvp=(_ln_jvp_x, _ln_jvp_w, lambda xp, db, ans, x, weight, bias, **p: db),  # the engine broadcasts db
+    kernel="layer_norm",
+)
 
 
 def layer_norm(

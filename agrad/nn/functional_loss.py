@@ -22,16 +22,30 @@ def _ce_fwd(xp: Any, z: Any, m: Any) -> Any:
     return -xp.sum(m * _log_softmax_ref(xp, z, axis=-1), axis=-1)
 
 
+def _ce_dz_coef(xp: Any, z: Any, m: Any) -> Any:
+    """``d loss_row / d z = softmax(z) * sum_c M - M`` (row by row)."""
+    return xp.softmax(z, axis=-1) * xp.sum(m, axis=-1, keepdims=True) - m
+
+
 def _ce_dz(xp: Any, g: Any, ans: Any, z: Any, m: Any) -> Any:
-    p = xp.softmax(z, axis=-1)
-    return xp.expand_dims(g, axis=-1) * (p * xp.sum(m, axis=-1, keepdims=True) - m)
+    return xp.expand_dims(g, axis=-1) * _ce_dz_coef(xp, z, m)
 
 
 def _ce_dm(xp: Any, g: Any, ans: Any, z: Any, m: Any) -> Any:
     return -xp.expand_dims(g, axis=-1) * xp.log_softmax(z, axis=-1)
 
 
-cross_entropy_p = primitive("cross_entropy", _ce_fwd, vjp=(_ce_dz, _ce_dm), kernel="cross_entropy")
+def _ce_jvp_z(xp: Any, dz: Any, ans: Any, z: Any, m: Any) -> Any:
+    return xp.sum(dz * _ce_dz_coef(xp, z, m), axis=-1)
+
+
+def _ce_jvp_m(xp: Any, dm: Any, ans: Any, z: Any, m: Any) -> Any:
+    return -xp.sum(dm * xp.log_softmax(z, axis=-1), axis=-1)
+
+
+cross_entropy_p = primitive(
+    "cross_entropy", _ce_fwd, vjp=(_ce_dz, _ce_dm), jvp=(_ce_jvp_z, _ce_jvp_m), kernel="cross_entropy"
+)
 
 
 def _ops():
