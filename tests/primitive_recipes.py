@@ -343,7 +343,7 @@ FORWARD_CALLS: dict[str, Any] = {
     "all": lambda xp, x: xp.all(x > -2), "any": lambda xp, x: xp.any(x > 1),
     "arange": lambda xp, x: xp.arange(1, 7, 2), "asarray": lambda xp, x: xp.asarray([[1, 2]]),
     "empty": lambda xp, x: xp.empty((2, 3)), "eye": lambda xp, x: xp.eye(3, 4, k=1),
-    "from_dlpack": lambda xp, x: xp.from_dlpack(x.detach()), "full": lambda xp, x: xp.full((2,), 3.0),
+    "from_dlpack": lambda xp, x: xp.from_dlpack(x.detach() if hasattr(x, "detach") else x), "full": lambda xp, x: xp.full((2,), 3.0),
     "full_like": lambda xp, x: xp.full_like(x, 2.0), "linspace": lambda xp, x: xp.linspace(0, 1, 5),
     "ones": lambda xp, x: xp.ones((2, 2)), "zeros": lambda xp, x: xp.zeros(3),
     "broadcast_shapes": lambda xp, x: xp.broadcast_shapes((2, 1), (3,)),
