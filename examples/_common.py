@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -18,9 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# These models multiply small matrices, where BLAS threads cost more than they give (and fight the
+# other processes of a busy machine): one thread unless the caller's environment says otherwise.
+# Set before NumPy is first imported, which is when BLAS reads it.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import agrad
+import numpy as np  # noqa: E402
+
+import agrad  # noqa: E402
 
 Batch = Any
 Metrics = tuple[Any, float, int]  # (loss Tensor, number correct, number counted)

@@ -2,7 +2,7 @@
 
     python examples/train_cnn.py                   # default backend (numpy), about a minute on 2 cores
     python examples/train_cnn.py --backend torch   # the same program on PyTorch arrays
-    python examples/train_cnn.py --resume --epochs 20   # continue the saved run up to 20 epochs
+    python examples/train_cnn.py --resume --epochs 40   # continue the saved run up to 40 epochs
 
 Writes out/cnn/model.safetensors, training.safetensors, history.json and curves.png, and prints
 the final test accuracy (target: >= 98% on the 360 held-out images).
@@ -36,7 +36,7 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__, epochs=12, batch_size=32, lr=2e-3)
+    parser = make_parser(__doc__, epochs=30, batch_size=32, lr=2e-3)
     args = parse(parser, argv)
     setup(args)
     xtr, ytr, xte, yte = load_digits_split()
