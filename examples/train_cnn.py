@@ -1,10 +1,10 @@
 """Train a small CNN on scikit-learn's bundled 8x8 handwritten digits (the main job).
 
-    python examples/train_cnn.py                   # default backend (numpy), ~1 minute on 2 cores
+    python examples/train_cnn.py                   # default backend (numpy), about a minute on 2 cores
     python examples/train_cnn.py --backend torch   # the same program on PyTorch arrays
-    python examples/train_cnn.py --resume --epochs 5
+    python examples/train_cnn.py --resume --epochs 40   # continue the saved run up to 40 epochs
 
-Writes out/cnn/model.safetensors, optimizer.safetensors, history.json and curves.png, and prints
+Writes out/cnn/model.safetensors, training.safetensors, history.json and curves.png, and prints
 the final test accuracy (target: >= 98% on the 360 held-out images).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from _common import load_digits_split, make_parser, setup, train_classifier
+from _common import classification_task, fit, load_digits_split, make_parser, parse, setup
 
 import agrad
 from agrad import nn, optim
@@ -36,15 +36,16 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__.splitlines()[0], epochs=12, batch_size=32, lr=2e-3)
-    args = parser.parse_args(argv)
+    parser = make_parser(__doc__, epochs=30, batch_size=32, lr=2e-3)
+    args = parse(parser, argv)
     setup(args)
     xtr, ytr, xte, yte = load_digits_split()
     data = (xtr[:, None], ytr, xte[:, None], yte)  # add the channel axis
     model = build_model().to(dtype=agrad.float32)
     optimizer = optim.Adam(model.parameters(), lr=args.lr)
     scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    return train_classifier(model, optimizer, nn.CrossEntropyLoss(), data, args, "cnn", scheduler)
+    task = classification_task(model, nn.CrossEntropyLoss(), data, args.batch_size)
+    return fit(model, optimizer, task, args, "cnn", scheduler)
 
 
 if __name__ == "__main__":
