@@ -44,7 +44,7 @@ def agrad_training_step(define, make_optimizer, loss_of, inputs: Inputs, backend
     import agrad
 
     with agrad.using_backend(backend):
-        model = define(agrad.nn)()
+        model = define(agrad.nn)().to(dtype=agrad.float32)  # agrad's default float is float64
         model.load_state_dict({k: backend.asarray(v) for k, v in _weights(inputs).items()})
         data = {k: agrad.Tensor(backend.asarray(v), requires_grad=False, backend=backend)
                 for k, v in _data(inputs).items()}
