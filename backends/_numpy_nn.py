@@ -96,10 +96,35 @@ def conv2d_weight_grad(xp: Any, x: Any, g: Any, *, weight_size, stride, padding,
     return dw.reshape(tuple(weight_size))
 
 
+def _pool_args(kernel_size, stride, padding, dilation) -> tuple:
+    return (*kernel_size, *stride, *padding, *dilation)
+
+
 def max_pool2d(xp: Any, x: Any, *, kernel_size, stride, padding, dilation) -> np.ndarray:
-    cols = unfold2d(xp, x, kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation,
-                    pad_value=-np.inf)
-    return cols.max(axis=2)
+    if not _numba_ok(x):
+        cols = unfold2d(xp, x, kernel_size=kernel_size, stride=stride, padding=padding,
+                        dilation=dilation, pad_value=-np.inf)
+        return cols.max(axis=2)
+    from agrad_backends import _numba_pool
+
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    n, c, h, w = x.shape
+    out = np.empty((n, c, _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)), x.dtype)
+    _numba_pool.max_pool_fwd(x, out, *_pool_args(kernel_size, stride, padding, dilation))
+    return out
+
+
+def max_pool2d_vjp(xp: Any, g: Any, ans: Any, x: Any, **p: Any) -> list:
+    if not (_numba_ok(x) and isinstance(g, np.ndarray) and g.dtype == x.dtype):
+        from agrad.nn.functional_conv import _max_pool_dx
+
+        return [_max_pool_dx(xp, g, ans, x, **p)]
+    from agrad_backends import _numba_pool
+
+    dx = np.zeros(x.shape, x.dtype)
+    _numba_pool.max_pool_bwd(x, g, dx, *_pool_args(p["kernel_size"], p["stride"], p["padding"],
+                                                     p["dilation"]))
+    return [dx]
 
 
 # --- GELU: the tanh form cache-blocked in NumPy, the exact form in Numba -------------------------
@@ -202,6 +227,7 @@ KERNELS = {
     "conv2d_input_grad": conv2d_input_grad,
     "conv2d_weight_grad": conv2d_weight_grad,
     "max_pool2d": max_pool2d,
+    "max_pool2d.vjp": max_pool2d_vjp,
     "relu": relu,
     "relu.vjp": relu_vjp,
     "gelu": gelu,

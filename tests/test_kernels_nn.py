@@ -154,3 +154,15 @@ def test_numba_erf_against_math_erf(dtype, ulps):
     exact = np.array([math.erf(float(v)) for v in x])
     err = np.abs(out - exact) / np.spacing(np.maximum(np.abs(exact), 1e-30).astype(dtype))
     assert err.max() <= ulps
+
+
+@pytest.mark.parametrize("fill", ["nan", "-inf", "ties"])
+def test_max_pool_kernel_matches_reference_on_nan_inf_and_ties(backend, fill):
+    needs_kernel(backend, "max_pool2d")
+    x = np.round(data((4, 8, 12, 12), "float32", 8))  # many ties
+    if fill == "nan":
+        x[0, 0, 1, 1] = x[1, 2, 5, 6] = np.nan
+    elif fill == "-inf":
+        x[0, 0, :4, :4] = -np.inf
+    for k, s, p in [(2, 2, 0), (3, 2, 1), (3, 1, 1)]:
+        same_as_reference(backend, lambda t, k=k, s=s, p=p: F.max_pool2d(t, k, s, p), x, tol=1e-6)
