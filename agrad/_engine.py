@@ -123,7 +123,7 @@ def _leading_to(order: list[Node], stop: dict) -> set[int]:
 def _seed(out: Tensor, cotangent: Any, create_graph: bool) -> Any:
     """The starting cotangent: ones for a scalar output, else the caller's (checked) array."""
     if cotangent is None:
-        if out.size != 1:
+        if out.value.shape != () and out.size != 1:
             raise RuntimeError(
                 f"backward() on a tensor of shape {out.shape} needs a cotangent: pass "
                 f"gradient=<array of shape {out.shape}>, or reduce it to a scalar first "
@@ -179,7 +179,9 @@ def backprop(
         if out._node is not None and (stop is None or id(out) not in stop):
             roots.append(out._node)
 
-    with grad_mode_for(create_graph):
+    previous = grad_mode.enabled  # set directly: a context manager per backward() costs ~1 us
+    grad_mode.enabled = create_graph
+    try:
         order = _toposort(roots, stop)
         reach = _leading_to(order, stop) if stop is not None else None
         for node in reversed(order):
@@ -195,6 +197,8 @@ def backprop(
                 node.release()
         if special:
             _hooks.run_leaf_hooks(result, create_graph)
+    finally:
+        grad_mode.enabled = previous
     return result
 
 
@@ -207,6 +211,7 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
     prim, backend, params = node.prim, node.backend, node.params
     if create_graph:
         xp = TENSOR_OPS
+        joint_rule = prim.joint_vjp
         args = node.args
         if prim.multi_output:
             ans = tuple(_wrap(o, backend, node, i) for i, o in enumerate(node.out))
@@ -214,19 +219,21 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
             ans = _wrap(node.out, backend, node, 0)
     else:
         xp = raw_ops(backend)
+        joint_rule = prim.joint_vjp if prim.vjp_kernel is None else prim.raw_joint_vjp(backend)
         args = node.vals
         ans = node.out
     if prim.multi_output:
         g = tuple(gi if gi is not None else xp.zeros_like(a) for gi, a in zip(gs, ans))
     else:
         g = gs[0]
-    joint = prim.joint_vjp(xp, g, ans, *args, **params) if prim.joint_vjp is not None else None
+    joint = joint_rule(xp, g, ans, *args, **params) if joint_rule is not None else None
+    vjp = prim.vjp
     for i, a in enumerate(node.args):
         if isinstance(a, Tensor) and a.requires_grad:
             if joint is not None:
                 gi = joint[i]
             else:
-                rule = prim.vjp[i] if i < len(prim.vjp) else None
+                rule = vjp[i] if i < len(vjp) else None
                 if rule is None:
                     continue
                 gi = rule(xp, g, ans, *args, **params)
@@ -234,8 +241,10 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
                 continue
             if special:
                 _anomaly.check_backward(node, i, gi)
-            if gi.dtype != a.value.dtype and not create_graph:
-                gi = backend.xp.astype(gi, a.value.dtype)
+            if not create_graph:
+                want, got = a.value.dtype, gi.dtype
+                if got is not want and got != want:
+                    gi = backend.xp.astype(gi, want)
             _accumulate(a, gi, pending, result, stop)
 
 

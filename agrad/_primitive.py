@@ -7,7 +7,11 @@ A :class:`Primitive` is the unit the engine differentiates. It holds
   cotangent for that argument (``None`` for an argument that is never differentiable);
 * ``jvp``: the forward-mode slot, one rule per argument ``rule(xp, dx, ans, *args, **params)``
   returning that argument's contribution to the output tangent;
-* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``.
+* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``. A backend
+  may also register ``"<kernel>.vjp"``: a joint pull-back ``(xp, g, ans, *args, **params) ->
+  [cotangent or None per arg]`` on raw arrays that replaces the VJP rules in the fast engine mode
+  only; ``create_graph=True`` always runs the portable rules, so a kernel never changes what
+  higher-order derivatives see ("a backend only ever makes things faster, never different").
 
 Rules are written once against an Array API namespace ``xp``. The engine calls them with the
 backend's namespace and raw arrays (fast), or, for higher-order derivatives
@@ -103,7 +107,7 @@ class Primitive:
     """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
 
     __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output", "joint_vjp",
-                 "joint_jvp")
+                 "joint_jvp", "vjp_kernel")
 
     def __init__(
         self,
@@ -122,6 +126,7 @@ class Primitive:
         self.vjp = tuple(vjp) if vjp is not None else None
         self.jvp = tuple(jvp) if jvp is not None else None
         self.kernel = kernel
+        self.vjp_kernel = None if kernel is None else kernel + ".vjp"  # key of a raw-mode pull-back
         self.multi_output = multi_output
         # One rule ``(xp, g, ans, *args, **params) -> [cotangent per arg]`` instead of per-arg
         # rules, for operations whose pull-back is one computation (custom_vjp, checkpoint).
@@ -142,14 +147,22 @@ class Primitive:
             return backend.kernels.get(self.kernel, self.fwd)
         return self.fwd
 
+    def raw_joint_vjp(self, backend) -> Rule | None:
+        """The joint pull-back for the fast (raw-array) engine mode: ``backend``'s fused one if it
+        registered ``"<kernel>.vjp"``, else ``joint_vjp`` (None: use the per-argument rules)."""
+        if self.vjp_kernel is not None:
+            return backend.kernels.get(self.vjp_kernel, self.joint_vjp)
+        return self.joint_vjp
+
     def __call__(self, *args: Any, **params: Any) -> Any:
         if FWD_ACTIVE and not modes.bypass:  # forward mode, anomaly detection, checkpoint discovery
             return _special_call(self, args, params)
         backend = None
         record = False
+        plain = False  # a non-Tensor, non-scalar argument that must be checked against the backend
         vals = []
         for a in args:
-            if type(a) is Tensor or isinstance(a, Tensor):
+            if isinstance(a, Tensor):
                 b = a._backend
                 if backend is None:
                     backend = b
@@ -160,14 +173,17 @@ class Primitive:
                 vals.append(a.value)
             else:
                 vals.append(a)
+                if a is not None and type(a) not in _SCALARS:
+                    plain = True
         if backend is None:
             backend = get_backend()
-        else:
+        elif plain:
             for v in vals:
                 if not (v is None or type(v) in _SCALARS or backend.is_array(v)):
                     _foreign_array(self, v, backend)
+        fwd = self.fwd if self.kernel is None else backend.kernels.get(self.kernel, self.fwd)
         try:
-            out = self.impl(backend)(backend.xp, *vals, **params)
+            out = fwd(backend.xp, *vals, **params)
         except (TypeError, ValueError, IndexError, RuntimeError) as e:
             raise _op_error(self, e, vals, backend) from e
         if record and self.vjp is not None and grad_mode.enabled:
@@ -251,9 +267,10 @@ _mode_hooks: dict[str, Callable[..., Any]] = {}
 
 def unbroadcast(xp: Any, g: Any, shape: tuple) -> Any:
     """Sum ``g`` down to ``shape``: undoes NumPy-style broadcasting of an input of that shape."""
-    gshape = tuple(g.shape)
+    gshape = g.shape
     if gshape == shape:
         return g
+    gshape = tuple(gshape)
     lead = len(gshape) - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
@@ -264,7 +281,8 @@ def unbroadcast(xp: Any, g: Any, shape: tuple) -> Any:
 
 
 def shape_of(a: Any) -> tuple:
-    return tuple(a.shape) if hasattr(a, "shape") else ()
+    shape = getattr(a, "shape", ())
+    return shape if type(shape) is tuple else tuple(shape)
 
 
 # --- the namespace a rule receives as ``xp`` ----------------------------------------------------

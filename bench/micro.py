@@ -113,6 +113,29 @@ def _index_scatter_impls(backend, g_np: np.ndarray, shape: tuple, key_np: Any) -
     return impls
 
 
+def gelu_rows(backend) -> list[list[str]]:
+    """The GELU kernels on 1e6 float32 against the same formula as separate ``xp`` operations."""
+    if "gelu_tanh" not in backend.kernels:
+        return []
+    xp, k = backend.xp, backend.kernels
+    rng = np.random.default_rng(2)
+    x = backend.asarray(rng.standard_normal(1_000_000).astype(np.float32))
+    g = backend.asarray(rng.standard_normal(1_000_000).astype(np.float32))
+    c = (2.0 / np.pi) ** 0.5
+
+    def ref_fwd():
+        return 0.5 * x * (1.0 + xp.tanh(c * (x + 0.044715 * (x * x * x))))
+
+    def ref_grad():
+        t = xp.tanh(c * (x + 0.044715 * (x * x * x)))
+        return g * (0.5 * (1.0 + t) + 0.5 * c * x * (1.0 - t * t) * (1.0 + 3 * 0.044715 * (x * x)))
+
+    cases = {"gelu_tanh 1e6 float32": ({"kernel": lambda: k["gelu_tanh"](xp, x), "reference": ref_fwd}),
+             "gelu_tanh_grad 1e6 float32": ({"kernel": lambda: k["gelu_tanh_grad"](xp, g, x),
+                                             "reference": ref_grad})}
+    return [[name, *_cells(_checked_times(impls))] for name, impls in cases.items()]
+
+
 HEADERS = ["case", "kernel (µs)", "reference (µs)", "reference / kernel", "np.add.at (µs)", "numba loop (µs)"]
 
 
@@ -124,4 +147,4 @@ def _cells(times: dict[str, float]) -> list[str]:
 
 
 def run(backend) -> list[list[str]]:
-    return scatter_add_rows(backend) + index_scatter_rows(backend)
+    return scatter_add_rows(backend) + index_scatter_rows(backend) + gelu_rows(backend)

@@ -151,3 +151,65 @@ def test_numba_import_is_lazy():
     code = "import sys, agrad; agrad.Tensor([1.0, 2.0]).sum().backward(); print('numba' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- cache-blocked GELU kernels (for agrad.nn.functional.gelu's kernel="gelu_tanh") -----------
+
+GELU_SHAPES = [(), (5,), "two blocks", "transposed"]
+
+
+def _gelu_input(shape, dtype):
+    from agrad_backends._numpy_blocked import BLOCK
+
+    if shape == "two blocks":  # and a partial third
+        return data((3, BLOCK // 2 + 7), dtype, 11)
+    if shape == "transposed":  # non-contiguous, spans several blocks
+        return data((BLOCK // 4 + 5, 7), dtype, 11).T
+    return data(shape, dtype, 11)
+
+
+def _composed_gelu(x):
+    """The formula from agrad's own ops: the portable reference the kernels replace."""
+    c = (2.0 / np.pi) ** 0.5
+    return 0.5 * x * (1.0 + agrad.tanh(c * (x + 0.044715 * (x * x * x))))
+
+
+@pytest.mark.backend_independent
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", GELU_SHAPES, ids=str)
+def test_gelu_kernels_match_the_composed_formula_and_its_vjp(shape, dtype):
+    from agrad_backends.numpy_kernels import KERNELS
+
+    x = _gelu_input(shape, dtype)
+    g = data(np.shape(x), dtype, 12)
+    with agrad.using_backend("numpy"):
+        t = agrad.Tensor(np.array(x), requires_grad=True)
+        y = _composed_gelu(t)
+        y.backward(g)
+    tol = 1e-6 if dtype == "float32" else 1e-13
+    y_kernel = KERNELS["gelu_tanh"](np, x)
+    assert y_kernel.dtype == np.dtype(dtype) and y_kernel.shape == np.shape(x)
+    assert_close(y_kernel, y.value, rtol=tol * 10, atol=tol)
+    assert_close(KERNELS["gelu_tanh_grad"](np, g, x), t.grad, rtol=tol * 10, atol=tol)
+
+
+@pytest.mark.backend_independent
+def test_gelu_kernels_match_torch():
+    torch = pytest.importorskip("torch")
+    from agrad_backends._numpy_blocked import gelu_tanh, gelu_tanh_grad
+
+    x, g = data((4, 5000), "float64", 13), data((4, 5000), "float64", 14)
+    xt = torch.tensor(x, requires_grad=True)
+    y = torch.nn.functional.gelu(xt, approximate="tanh")
+    y.backward(torch.tensor(g))
+    np.testing.assert_allclose(gelu_tanh(np, x), y.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gelu_tanh_grad(np, g, x), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.backend_independent
+def test_gelu_grad_kernel_matches_finite_differences():
+    from agrad_backends._numpy_blocked import BLOCK, gelu_tanh, gelu_tanh_grad
+
+    x, eps = data((BLOCK + 9000,), "float64", 15), 1e-6
+    numeric = (gelu_tanh(np, x + eps) - gelu_tanh(np, x - eps)) / (2 * eps)
+    np.testing.assert_allclose(gelu_tanh_grad(np, np.ones_like(x), x), numeric, rtol=1e-6, atol=1e-8)
