@@ -92,6 +92,7 @@ from agrad._manipulation import (
     squeeze,
     stack,
 )
+from agrad._materialize import materialize
 from agrad._primitive import Primitive, primitive
 from agrad._searching import argmax, argmin, where
 from agrad._statistical import max, mean, min, sum
