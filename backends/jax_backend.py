@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from agrad import Backend, Capabilities
+from agrad_backends.numpy_kernels import _is_basic
 
 
 class JaxBackend(Backend):
@@ -81,11 +82,6 @@ class JaxBackend(Backend):
         self._state()["dtype_tables"] = value
 
 
-def _is_basic(key: Any) -> bool:
-    keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in keys)
-
-
 def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
     """``zeros(shape)`` with ``g`` added at ``key``; repeated indices add up (``.at[].add``)."""
     out = xp.zeros(shape, dtype=g.dtype)
@@ -99,7 +95,9 @@ def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> Any:
 
 
 def make_backend(**options: Any) -> Backend:
-    """``x64=True``/``False`` switches JAX's process-wide 64-bit flag; ``None`` (default) keeps it."""
+    """``x64=True``/``False`` switches JAX's process-wide 64-bit flag when this backend is first
+    built (agrad caches it per options); ``None`` (default) keeps the flag. Switch it later with
+    ``jax.config.update("jax_enable_x64", ...)`` or ``jax.enable_x64``: the backend follows."""
     import jax
     import jax.numpy as jnp
 

@@ -41,14 +41,17 @@ def test_x64_mode_follows_the_flag(jax_backend):
 
 
 def test_set_backend_x64_option():
+    """x64=True turns JAX's process-wide flag on when the backend is built (the suite tests JAX
+    with it on, so it is left on); the flag then rules, whoever switches it."""
     previous = agrad._backend._global
-    was = bool(jax.config.jax_enable_x64)
     try:
         be = agrad.set_backend("jax", x64=True)
+        assert jax.config.jax_enable_x64
         assert be.capabilities.float64 and agrad.Tensor(2.0).dtype == agrad.float64
         assert agrad.get_backend() is be
+        with jax.enable_x64(False):
+            assert not be.capabilities.float64 and agrad.Tensor(2.0).dtype == agrad.float32
     finally:
-        jax.config.update("jax_enable_x64", was)
         agrad._backend._global = previous
 
 
