@@ -169,6 +169,7 @@ from agrad._manipulation import (
     tile,
     unstack,
 )
+from agrad._materialize import materialize
 from agrad._primitive import Primitive, primitive
 from agrad._searching import argmax, argmin, nonzero, searchsorted, where
 from agrad._set_functions import isin, unique_all, unique_counts, unique_inverse, unique_values

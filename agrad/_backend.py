@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -63,6 +63,8 @@ class Backend:
     rng: Any = None
     kernels: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    materializer: Callable[[Sequence[Any]], Sequence[Any]] | None = None
+    """How :meth:`materialize` evaluates arrays (Dask: ``dask.persist``); ``None``: nothing to do."""
 
     def __post_init__(self) -> None:
         info = self.xp.__array_namespace_info__()
@@ -76,6 +78,18 @@ class Backend:
     def asarray(self, obj: Any, dtype: Any = None) -> Any:
         """Convert ``obj`` (Python data or this backend's array) to an array on our device."""
         return self.xp.asarray(obj, dtype=dtype, device=self.device)
+
+    def materialize(self, arrays: Sequence[Any]) -> tuple[Any, ...]:
+        """The same values, evaluated now and held in memory, for arrays that will be reused.
+
+        On a lazy backend every array is a recipe that replays its whole history when computed;
+        an optimizer calls this on the updated parameters (and its state) after each step so the
+        next step's graph starts from stored chunks instead of growing without bound. Eager
+        backends return the arrays unchanged. Prefer :func:`agrad.materialize` on Tensors.
+        """
+        if self.materializer is None:
+            return tuple(arrays)
+        return tuple(self.materializer(tuple(arrays)))
 
     def __repr__(self) -> str:
         return f"<agrad backend {self.name!r} device={self.device!r}>"

@@ -7,6 +7,7 @@ backend object).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 
@@ -63,12 +64,18 @@ def _tables(backend: Any) -> tuple[dict, dict]:
             native = getattr(xp, d.name, None)
             if native is None:
                 continue
+            try:  # numpy: arr.dtype is np.dtype('float32'), xp.float32 is the scalar type
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # JAX warns before truncating float64
+                    made = xp.empty((0,), dtype=native, device=backend.device).dtype
+            except Exception:  # a dtype the device lacks (float64 on some GPUs)
+                made = None
+            if made is not None and str(made).rsplit(".", 1)[-1] != d.name:
+                continue  # silently narrowed (JAX without x64 makes float32): not available
             to_native[d] = native
             from_native[native] = d
-            try:  # numpy: arr.dtype is np.dtype('float32'), xp.float32 is the scalar type
-                from_native[xp.empty((0,), dtype=native, device=backend.device).dtype] = d
-            except Exception:  # a dtype the device lacks (float64 on some GPUs)
-                pass
+            if made is not None:
+                from_native[made] = d
         tables = backend._dtype_tables = (to_native, from_native)
     return tables
 
@@ -77,10 +84,15 @@ def to_native(backend: Any, dtype: Any) -> Any:
     """The backend's dtype for an agrad dtype (backend-native dtypes pass through)."""
     if dtype is None or not isinstance(dtype, DType):
         return dtype
+    table = _tables(backend)[0]
     try:
-        return _tables(backend)[0][dtype]
+        return table[dtype]
     except KeyError:
-        raise TypeError(f"backend {backend.name!r} has no dtype {dtype.name}") from None
+        raise TypeError(
+            f"backend {backend.name!r} has no dtype {dtype.name} here (it has "
+            f"{', '.join(d.name for d in table)}); use one of those, or a backend option that "
+            "enables it (e.g. set_backend('jax', x64=True) for 64-bit dtypes)"
+        ) from None
 
 
 def from_native(backend: Any, native: Any) -> DType:

@@ -12,10 +12,13 @@ from agrad.testing import randn
 from tests.helpers import assert_close, to_np
 
 
-def test_deep_chain_has_no_recursion_limit():
+def test_deep_chain_has_no_recursion_limit(backend):
+    # On a lazy backend every op is also a layer of Dask's task graph, which Dask optimises and
+    # schedules in time and memory far above agrad's walk: the engine's depth is shown eagerly.
+    depth = 1_000 if backend.capabilities.lazy else 100_000
     x = Tensor(0.5)
     y = x
-    for _ in range(100_000):
+    for _ in range(depth):
         y = y * 1.0 + 0.0
     y.backward()
     assert float(x.grad) == 1.0
@@ -118,16 +121,19 @@ def test_integer_tensors_cannot_require_grad(backend):
         Tensor(backend.xp.asarray([1, 2]), requires_grad=True)
 
 
-def test_graph_memory_is_released_after_backward():
-    """Nodes die with their graph: 10,000 training-like steps keep no node alive."""
+def test_graph_memory_is_released_after_backward(backend):
+    """Nodes die with their graph: 10,000 training-like steps keep no node alive (300 on a lazy
+    backend, where each step's materialize() is a real compute)."""
+    steps = 300 if backend.capabilities.lazy else 10_000
     w = randn(8, 8, seed=0)
     refs = []
-    for step in range(10_000):
+    for step in range(steps):
         loss = ((w * 0.5).tanh() ** 2).sum()
-        if step % 1000 == 0:
+        if step % (steps // 10) == 0:
             refs.append(weakref.ref(loss._node))
         loss.backward()
         w.value = w.value - 1e-3 * w.grad
+        agrad.materialize([w])  # Dask: persist, so the next step's graph starts from stored chunks
     del loss
     gc.collect()
     assert all(r() is None for r in refs)

@@ -3,13 +3,19 @@
 Every test that uses the ``backend`` fixture (the top-level ``conftest.py`` makes it autouse)
 runs once per backend: all registered backends that load here, or those named with
 ``--backend NAME`` (repeatable), which may be a third-party backend registered through the
-``agrad.backends`` entry point. Marks:
+``agrad.backends`` entry point. ``--backend NAME:key=value,...`` passes options to the backend's
+factory (values are Python literals), e.g. ``--backend jax:x64=True``; the ini option
+``agrad_backend_options`` (lines ``NAME: key=value, ...``) gives the options a backend is tested
+with by default. Marks:
 
 * ``@pytest.mark.requires("float64", ...)``: skip, naming the capability, where a backend lacks it.
 * ``@pytest.mark.backend_independent``: run once, not per backend (e.g. source scans).
 """
 
 from __future__ import annotations
+
+import ast
+from typing import Any
 
 import pytest
 
@@ -24,7 +30,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
         default=[],
         metavar="NAME",
-        help="run the suite on this agrad backend (repeatable); default: every installed one",
+        help="run the suite on this agrad backend (repeatable; NAME or NAME:key=value,...); "
+        "default: every installed one",
+    )
+    parser.addini(
+        "agrad_backend_options",
+        type="linelist",
+        default=[],
+        help="options a backend is tested with, one 'NAME: key=value, ...' per line",
     )
 
 
@@ -34,11 +47,38 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: long-running (still run by .ci/run)")
 
 
+def parse_backend_spec(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"jax:x64=True,device='cpu'"`` -> ``("jax", {"x64": True, "device": "cpu"})``."""
+    name, _, rest = spec.partition(":")
+    options = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise pytest.UsageError(f"agrad backend spec {spec!r}: expected key=value, got {item!r}")
+        try:
+            options[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            options[key.strip()] = value.strip()  # a bare word is a string
+    return name.strip(), options
+
+
+def _default_options(config: pytest.Config) -> dict[str, dict[str, Any]]:
+    return dict(parse_backend_spec(line) for line in config.getini("agrad_backend_options"))
+
+
+def load_for_tests(config: pytest.Config, spec: str) -> agrad.Backend:
+    """The backend a test id names: its explicit options, else the ini's, else none."""
+    name, options = parse_backend_spec(spec)
+    if ":" not in spec:
+        options = _default_options(config).get(name, {})
+    return agrad.load_backend(name, **options)
+
+
 def selected_backends(config: pytest.Config) -> list[str]:
     asked = config.getoption("--backend")
     if asked:
-        for name in asked:  # an explicit request that cannot load is an error, not a skip
-            agrad.load_backend(name)
+        for spec in asked:  # an explicit request that cannot load is an error, not a skip
+            load_for_tests(config, spec)
         return list(asked)
     if not _status:
         _status.update(agrad.available_backends())
@@ -70,7 +110,7 @@ def backend(request: pytest.FixtureRequest):
     if name is None:
         yield None
         return
-    be = agrad.load_backend(name)
+    be = load_for_tests(request.config, name)
     marker = request.node.get_closest_marker("requires")
     if marker:
         caps = be.capabilities

@@ -1,0 +1,129 @@
+"""JAX (``jax.numpy`` is an Array API namespace natively): immutable arrays, 32-bit by default.
+
+Two things set JAX apart and are handled here, not in the core:
+
+* Arrays are immutable. agrad never updates an array in place anyway; the scatter kernels below
+  use JAX's functional ``x.at[key].add(v)`` instead of NumPy's ``np.add.at``.
+* 64-bit dtypes exist only when JAX's process-wide ``jax_enable_x64`` flag is on. The flag may be
+  switched at any time (``set_backend("jax", x64=True)``, ``jax.config.update`` or the
+  ``jax.enable_x64`` context manager), so :class:`JaxBackend` reads it live: ``capabilities.float64``,
+  the default dtypes and the dtype table always describe what JAX will actually produce, and asking
+  for ``float64`` without x64 is a clear error instead of a silent float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from agrad import Backend, Capabilities
+from agrad_backends.numpy_kernels import _is_basic
+
+
+class JaxBackend(Backend):
+    """A :class:`agrad.Backend` whose 64-bit capability follows JAX's ``jax_enable_x64`` flag."""
+
+    def __post_init__(self) -> None:
+        import jax
+
+        self._config = jax.config
+        self._caps = self.__dict__.pop("_static_caps", Capabilities(immutable=True))
+        self._per_flag: dict[bool, dict[str, Any]] = {}
+
+    @property
+    def x64(self) -> bool:
+        """Whether JAX currently makes 64-bit arrays (its flag, process-wide or context-scoped)."""
+        return bool(self._config.jax_enable_x64)
+
+    def _state(self) -> dict[str, Any]:
+        x64 = self.x64
+        state = self._per_flag.get(x64)
+        if state is None:
+            defaults = self.xp.__array_namespace_info__().default_dtypes(device=self.device)
+            state = self._per_flag[x64] = {
+                "capabilities": replace(self._caps, float64=x64),
+                "default_float": defaults["real floating"],
+                "default_int": defaults["integral"],
+                "default_index": defaults["indexing"],
+                "dtype_tables": None,
+            }
+        return state
+
+    # The dataclass __init__ assigns ``capabilities``; these properties make it follow the flag.
+    @property  # type: ignore[override]
+    def capabilities(self) -> Capabilities:
+        return self._state()["capabilities"]
+
+    @capabilities.setter
+    def capabilities(self, value: Capabilities) -> None:
+        self.__dict__["_static_caps"] = value
+
+    @property
+    def default_float(self) -> Any:
+        return self._state()["default_float"]
+
+    @property
+    def default_int(self) -> Any:
+        return self._state()["default_int"]
+
+    @property
+    def default_index(self) -> Any:
+        return self._state()["default_index"]
+
+    @property
+    def _dtype_tables(self) -> Any:  # agrad._dtypes caches its tables here, one pair per flag
+        tables = self._state()["dtype_tables"]
+        if tables is None:
+            raise AttributeError("_dtype_tables")
+        return tables
+
+    @_dtype_tables.setter
+    def _dtype_tables(self, value: Any) -> None:
+        self._state()["dtype_tables"] = value
+
+
+def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
+    """``zeros(shape)`` with ``g`` added at ``key``; repeated indices add up (``.at[].add``)."""
+    out = xp.zeros(shape, dtype=g.dtype)
+    return out.at[key].set(g) if _is_basic(key) else out.at[key].add(g)
+
+
+def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> Any:
+    """Rows of ``values`` summed into ``size`` rows by ``index``."""
+    out = xp.zeros((size, *values.shape[1:]), dtype=values.dtype)
+    return out.at[index].add(values)
+
+
+def make_backend(**options: Any) -> Backend:
+    """``x64=True``/``False`` switches JAX's process-wide 64-bit flag when this backend is first
+    built (agrad caches it per options); ``None`` (default) keeps the flag. Switch it later with
+    ``jax.config.update("jax_enable_x64", ...)`` or ``jax.enable_x64``: the backend follows."""
+    import jax
+    import jax.numpy as jnp
+
+    from agrad_backends._rng import PhiloxRNG
+
+    x64 = options.pop("x64", None)
+    device = options.pop("device", None)
+    if options:
+        raise TypeError(f"jax backend: unknown options {sorted(options)} (known: x64, device)")
+    if x64 is not None:
+        jax.config.update("jax_enable_x64", bool(x64))
+    if isinstance(device, str):
+        device = jax.devices(device)[0]
+
+    def is_array(obj: Any) -> bool:
+        return isinstance(obj, jax.Array)
+
+    def convert(a: Any, dtype: Any) -> Any:
+        return jnp.asarray(a, dtype=dtype, device=device)
+
+    return JaxBackend(
+        name="jax",
+        xp=jnp,
+        is_array=is_array,
+        device=device,
+        capabilities=Capabilities(immutable=True),
+        rng=PhiloxRNG(convert),
+        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add},
+    )
