@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from agrad import Backend, Capabilities
-from agrad_backends.numpy_kernels import _is_basic
+from agrad_backends._keys import hits_each_position_once
 
 
 class JaxBackend(Backend):
@@ -85,7 +85,7 @@ class JaxBackend(Backend):
 def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
     """``zeros(shape)`` with ``g`` added at ``key``; repeated indices add up (``.at[].add``)."""
     out = xp.zeros(shape, dtype=g.dtype)
-    return out.at[key].set(g) if _is_basic(key) else out.at[key].add(g)
+    return out.at[key].set(g) if hits_each_position_once(key) else out.at[key].add(g)
 
 
 def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> Any:

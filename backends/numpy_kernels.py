@@ -17,26 +17,17 @@ from typing import Any
 
 import numpy as np
 
+from agrad_backends._keys import hits_each_position_once
 from agrad_backends._numba_config import use_numba, use_parallel
 from agrad_backends._numpy_blocked import gelu_tanh, gelu_tanh_grad
 
 _NUMBA_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
 
 
-def _hits_each_position_once(key: Any) -> bool:
-    """A key of ints, slices, Ellipsis, None and boolean masks: ``out[key] = g`` is exact."""
-    keys = key if isinstance(key, tuple) else (key,)
-    return all(
-        k is None or k is Ellipsis or isinstance(k, (int, slice))
-        or (isinstance(k, np.ndarray) and k.dtype == np.bool_)
-        for k in keys
-    )
-
-
 def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> np.ndarray:
     """``zeros(shape)`` with ``g`` added at ``key``; repeated indices add up (``np.add.at``)."""
     out = np.zeros(shape, dtype=np.result_type(g))
-    if _hits_each_position_once(key):
+    if hits_each_position_once(key):
         out[key] = g
     else:
         np.add.at(out, key, g)

@@ -12,6 +12,7 @@ def make_backend(**options: Any) -> Backend:
     import torch
 
     from agrad_backends._einsum_path import planned_einsum
+    from agrad_backends._keys import hits_each_position_once
     from agrad_backends._rng import PhiloxRNG
 
     device = torch.device(options.pop("device", "cpu"))
@@ -26,8 +27,7 @@ def make_backend(**options: Any) -> Backend:
 
     def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
         out = torch.zeros(shape, dtype=g.dtype, device=g.device)
-        keys = key if isinstance(key, tuple) else (key,)
-        if all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in keys):
+        if hits_each_position_once(key):
             out[key] = g
             return out
         if isinstance(key, torch.Tensor) and key.dtype != torch.bool:
