@@ -85,15 +85,15 @@ def conv2d_input_grad(xp: Any, g: Any, w: Any, *, input_size, stride, padding, d
 
 
 def conv2d_weight_grad(xp: Any, x: Any, g: Any, *, weight_size, stride, padding, dilation, groups: int):
-    """One GEMM per group over the whole batch: ``(O/g, N*Ho*Wo) @ (N*Ho*Wo, C/g*kh*kw)``."""
+    """A GEMM per image, summed over the batch (one big GEMM over ``N*Ho*Wo`` needs a transposed
+    copy of the patches and measured 7x slower)."""
     o = weight_size[0]
     cols = unfold2d(xp, x, kernel_size=tuple(weight_size[2:]), stride=stride, padding=padding,
                     dilation=dilation)
     n, c, k, ho, wo = cols.shape
-    gm = np.reshape(g, (n, groups, o // groups, ho * wo)).transpose(1, 2, 0, 3)
-    cm = cols.reshape(n, groups, (c // groups) * k, ho * wo).transpose(1, 0, 3, 2)
-    dw = np.matmul(gm.reshape(groups, o // groups, n * ho * wo), cm.reshape(groups, n * ho * wo, -1))
-    return dw.reshape(tuple(weight_size))
+    gm = np.reshape(g, (n, groups, o // groups, ho * wo))
+    cm = cols.reshape(n, groups, (c // groups) * k, ho * wo)
+    return np.matmul(gm, np.swapaxes(cm, -1, -2)).sum(axis=0).reshape(tuple(weight_size))
 
 
 def _pool_args(kernel_size, stride, padding, dilation) -> tuple:

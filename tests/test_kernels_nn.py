@@ -166,3 +166,18 @@ def test_max_pool_kernel_matches_reference_on_nan_inf_and_ties(backend, fill):
         x[0, 0, :4, :4] = -np.inf
     for k, s, p in [(2, 2, 0), (3, 2, 1), (3, 1, 1)]:
         same_as_reference(backend, lambda t, k=k, s=s, p=p: F.max_pool2d(t, k, s, p), x, tol=1e-6)
+
+
+@pytest.mark.backend_independent
+def test_numpy_reuse_memory_option():
+    from agrad_backends._numpy_memory import reuse_freed_memory
+
+    be = agrad.load_backend("numpy", reuse_memory=True)
+    assert be.name == "numpy" and "adam_update" in be.kernels
+    with agrad.using_backend(be):
+        t = agrad.Tensor(be.asarray(np.arange(3.0)), requires_grad=True)
+        (t * t).sum().backward()
+    np.testing.assert_array_equal(np.asarray(t.grad), [0.0, 2.0, 4.0])
+    assert isinstance(reuse_freed_memory(), bool)  # False off glibc, never an error
+    with pytest.raises(TypeError, match="reuse_memory"):
+        agrad.load_backend("numpy", no_such_option=1)
