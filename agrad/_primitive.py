@@ -9,7 +9,8 @@ A :class:`Primitive` is the unit the engine differentiates. It holds
   returning that argument's contribution to the output tangent;
 * ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``. A backend
   may also register ``"<kernel>.vjp"``: a joint pull-back ``(xp, g, ans, *args, **params) ->
-  [cotangent or None per arg]`` on raw arrays that replaces the VJP rules in the fast engine mode
+  [cotangent or None per arg]`` (any indexable: it may compute each entry on demand) on raw
+  arrays that replaces the VJP rules in the fast engine mode
   only; ``create_graph=True`` always runs the portable rules, so a kernel never changes what
   higher-order derivatives see ("a backend only ever makes things faster, never different").
 

@@ -2,7 +2,9 @@
 
 ``array_api_compat.numpy`` is NumPy's own functions except for the few it patches, so the hot
 path calls NumPy directly. Kernels (``agrad_backends.numpy_kernels``) replace the core's
-portable references where NumPy/Numba can do the same job faster.
+portable references where NumPy/Numba can do the same job faster. Options: ``device`` and
+``reuse_memory=True`` (keep freed memory in malloc's heap; process-wide, see
+``agrad_backends._numpy_memory``).
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ def make_backend(**options: Any) -> Backend:
         return a if dtype is None else a.astype(dtype, copy=False)
 
     device = options.pop("device", None)
+    if options.pop("reuse_memory", False):  # opt-in, process-wide: see _numpy_memory
+        from agrad_backends._numpy_memory import reuse_freed_memory
+
+        reuse_freed_memory()
     if options:
-        raise TypeError(f"numpy backend: unknown options {sorted(options)} (known: device)")
+        raise TypeError(f"numpy backend: unknown options {sorted(options)} (known: device, reuse_memory)")
     return Backend(
         name="numpy",
         xp=xp,

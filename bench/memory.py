@@ -19,6 +19,7 @@ import subprocess
 import sys
 
 STEPS = 3
+REUSE_VARIABLE = "AGRAD_BENCH_REUSE_MEMORY"  # set by ``python -m bench --reuse-memory``
 
 
 def _status_kib(field: str) -> int:
@@ -57,6 +58,11 @@ def _child(index: int, framework: str, backend_name: str) -> dict:
     from bench.harness import SEED
     from bench.workloads import WORKLOADS
 
+    reuse = os.environ.get(REUSE_VARIABLE) == "1"
+    if reuse:  # process-wide, for either framework, as in the timing process
+        from agrad_backends._numpy_memory import reuse_freed_memory
+
+        reuse_freed_memory()
     workload = WORKLOADS[index]
     inputs = workload.make_inputs(np.random.default_rng(SEED))
     if framework == "torch":
@@ -69,7 +75,8 @@ def _child(index: int, framework: str, backend_name: str) -> dict:
     else:
         import agrad
 
-        step = workload.agrad_step(inputs, agrad.load_backend(backend_name))
+        options = {"reuse_memory": True} if reuse and backend_name == "numpy" else {}
+        step = workload.agrad_step(inputs, agrad.load_backend(backend_name, **options))
     step()  # warm-up; its results are dropped
     gc.collect()
     before = _status_kib("VmRSS")

@@ -136,6 +136,78 @@ def gelu_rows(backend) -> list[list[str]]:
     return [[name, *_cells(_checked_times(impls))] for name, impls in cases.items()]
 
 
+def _fwd_bwd(backend, fn, arrays: list[np.ndarray], seed: int) -> Callable[[], Any]:
+    """``fn`` on Tensors of ``arrays`` plus its backward pass under a fixed random cotangent."""
+    import agrad
+
+    leaves = [agrad.Tensor(backend.asarray(a), requires_grad=True, backend=backend) for a in arrays]
+    with agrad.using_backend(backend):
+        shape = tuple(fn(*leaves).shape)
+    ct = backend.asarray(np.random.default_rng(seed).standard_normal(shape).astype(np.float32))
+
+    def run():
+        with agrad.using_backend(backend):
+            out = fn(*leaves)
+            out.backward(ct)
+        return [out.value, *(t.grad for t in leaves)]
+
+    return run
+
+
+def _check_all(got: list, want: list) -> None:
+    for a, b in zip(got, want, strict=True):
+        _check(a, b)
+
+
+def nn_rows(backend) -> list[list[str]]:
+    """agrad.nn's kernels at the workloads' sizes: forward + backward through agrad, with the
+    backend's kernels against the same backend with none (the portable references)."""
+    import dataclasses
+
+    import agrad.nn.functional as F
+
+    names = ("conv2d", "max_pool2d", "relu", "gelu", "erf")
+    if not all(n in backend.kernels for n in names):
+        return []
+    reference = dataclasses.replace(backend, kernels={})
+    rng = np.random.default_rng(3)
+
+    def arr(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    cases = {
+        "conv2d (32,8,13,13) * (16,8,3,3), fwd+bwd":
+            (lambda x, w: F.conv2d(x, w), [arr(32, 8, 13, 13), arr(16, 8, 3, 3)]),
+        "max_pool2d 2x2 (32,8,26,26), fwd+bwd": (lambda x: F.max_pool2d(x, 2), [arr(32, 8, 26, 26)]),
+        "relu (128,512), fwd+bwd": (F.relu, [arr(128, 512)]),
+        "gelu exact (1024,512), fwd+bwd": (F.gelu, [arr(1024, 512)]),
+        "gelu tanh (1024,512), fwd+bwd": (lambda x: F.gelu(x, approximate="tanh"), [arr(1024, 512)]),
+        "erf (1024,512), fwd+bwd": (F.erf, [arr(1024, 512)]),
+    }
+    rows = []
+    for i, (name, (fn, arrays)) in enumerate(cases.items()):
+        impls = {"kernel": _fwd_bwd(backend, fn, arrays, i), "reference": _fwd_bwd(reference, fn, arrays, i)}
+        _check_all(impls["kernel"](), impls["reference"]())
+        rows.append([name, *_cells({k: median_seconds(f) for k, f in impls.items()})])
+    return rows + [adam_row(backend)]
+
+
+def adam_row(backend) -> list[str]:
+    """``adam_update`` on W3's first weight (512 x 784 float32) against the reference function."""
+    from agrad.optim.adam import adam_update
+
+    rng = np.random.default_rng(4)
+    p, g = (backend.asarray(rng.standard_normal((512, 784)).astype(np.float32)) for _ in range(2))
+    state = [backend.asarray(np.zeros((512, 784), np.float32))] * 3
+    hyper = {"step": 3, "lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
+             "decoupled_weight_decay": False, "amsgrad": False, "maximize": False}
+    kernel = backend.kernels["adam_update"]
+    impls = {"kernel": lambda: kernel(backend.xp, p, g, *state, **hyper),
+             "reference": lambda: adam_update(backend.xp, p, g, *state, **hyper)}
+    _check_all(impls["kernel"](), impls["reference"]())
+    return ["adam_update (512,784) float32", *_cells({k: median_seconds(f) for k, f in impls.items()})]
+
+
 HEADERS = ["case", "kernel (µs)", "reference (µs)", "reference / kernel", "np.add.at (µs)", "numba loop (µs)"]
 
 
@@ -147,4 +219,4 @@ def _cells(times: dict[str, float]) -> list[str]:
 
 
 def run(backend) -> list[list[str]]:
-    return scatter_add_rows(backend) + index_scatter_rows(backend) + gelu_rows(backend)
+    return scatter_add_rows(backend) + index_scatter_rows(backend) + gelu_rows(backend) + nn_rows(backend)

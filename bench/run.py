@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -30,6 +31,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-micro", action="store_true")
     p.add_argument("--no-startup", action="store_true", help="skip import/compile times and the wheel")
+    p.add_argument("--reuse-memory", action="store_true",
+                   help="numpy backend option reuse_memory=True (glibc keeps freed memory; process-wide, "
+                   "so torch gets it too)")
     p.add_argument("--output", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     return p.parse_args(argv)
 
@@ -53,6 +57,14 @@ def workload_row(index: int, workload, backend, args) -> list[str]:
     return [*row, f"{err:.1e}", workload.variant() or "-"]
 
 
+def command_line(argv: list[str] | None) -> str:
+    """The command as typed, with the OPENBLAS variables it unset (they change NumPy's BLAS kernel)."""
+    argv = sys.argv[1:] if argv is None else argv
+    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
+    prefix = "env " + " ".join(f"-u {v}" for v in unset) + " " if unset else ""
+    return prefix + " ".join(["python -m bench", *argv])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     import torch
@@ -61,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     from bench._threads import pin_torch
 
     pin_torch(torch)
-    backend = agrad.load_backend(args.backend)
+    if args.reuse_memory:
+        os.environ[memory.REUSE_VARIABLE] = "1"  # the memory subprocesses do the same
+        backend = agrad.load_backend(args.backend, reuse_memory=True)
+    else:
+        backend = agrad.load_backend(args.backend)
     chosen = [(i, w) for i, w in enumerate(WORKLOADS)
               if not args.workload or any(s.lower() in w.name.lower() for s in args.workload)]
     sections = []
@@ -91,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + sections[0][1])
     if args.output != "-":
         title = "agrad benchmarks" + (" (quick run)" if args.quick else "")
-        report.write_markdown(args.output, title, sections)
+        report.write_markdown(args.output, title, sections, command_line(argv))
         print(f"\nwritten to {os.path.relpath(args.output)}")
     return 0
 

@@ -166,3 +166,40 @@ def test_max_pool_kernel_matches_reference_on_nan_inf_and_ties(backend, fill):
         x[0, 0, :4, :4] = -np.inf
     for k, s, p in [(2, 2, 0), (3, 2, 1), (3, 1, 1)]:
         same_as_reference(backend, lambda t, k=k, s=s, p=p: F.max_pool2d(t, k, s, p), x, tol=1e-6)
+
+
+@pytest.mark.backend_independent
+def test_numpy_reuse_memory_option():
+    from agrad_backends._numpy_memory import reuse_freed_memory
+
+    be = agrad.load_backend("numpy", reuse_memory=True)
+    assert be.name == "numpy" and "adam_update" in be.kernels
+    with agrad.using_backend(be):
+        t = agrad.Tensor(be.asarray(np.arange(3.0)), requires_grad=True)
+        (t * t).sum().backward()
+    np.testing.assert_array_equal(np.asarray(t.grad), [0.0, 2.0, 4.0])
+    assert isinstance(reuse_freed_memory(), bool)  # False off glibc, never an error
+    with pytest.raises(TypeError, match="reuse_memory"):
+        agrad.load_backend("numpy", no_such_option=1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("variant", ["indices", "probabilities", "smoothing+weight"])
+def test_cross_entropy_kernel_matches_reference(backend, variant, dtype):
+    needs_kernel(backend, "cross_entropy")
+    dt = np_dtype(backend, dtype)
+    z = data((37, 11), dt, 20) * 4
+    if variant == "probabilities":
+        p = np.abs(data((37, 11), dt, 21))
+        same_as_reference(backend, lambda a, b: F.cross_entropy(a, b / agrad.sum(b, axis=1, keepdims=True),
+                                                                 reduction="none"), z, p, tol=DTYPES[dtype])
+        return
+    y = np.random.default_rng(22).integers(0, 11, 37)
+    y[3] = -100  # ignored
+    if variant == "smoothing+weight":  # the weight is an input too: its gradient is compared
+        def fn(a, t, w):
+            return F.cross_entropy(a, t, weight=w, label_smoothing=0.1)
+
+        same_as_reference(backend, fn, z, y, np.linspace(0.5, 2, 11).astype(dt), tol=DTYPES[dtype])
+    else:
+        same_as_reference(backend, lambda a, t: F.cross_entropy(a, t), z, y, tol=DTYPES[dtype])

@@ -53,10 +53,12 @@ def agrad_training_step(define, make_optimizer, loss_of, inputs: Inputs, backend
     F = agrad.nn.functional
 
     def step():
-        opt.zero_grad()
-        loss = loss_of(F, model, data)
-        loss.backward()
-        opt.step()
+        # nn's cross_entropy builds its class indices on the active backend (not its input's)
+        with agrad.using_backend(backend):
+            opt.zero_grad()
+            loss = loss_of(F, model, data)
+            loss.backward()
+            opt.step()
         return (loss, *(p.grad for _, p in params))
 
     return step
