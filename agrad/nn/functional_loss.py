@@ -78,6 +78,12 @@ def _as_tensor(t: Any, like: Tensor) -> Tensor:
     return t if isinstance(t, Tensor) else Tensor(t, requires_grad=False, backend=like._backend)
 
 
+def _class_ids(ag: Any, c: int, target: Any) -> Any:
+    """``[[0, 1, ..., c-1]]`` on the target's backend (which need not be the active one)."""
+    with ag.using_backend(target.backend):
+        return ag.reshape(ag.arange(c, dtype=target.dtype), (1, c))
+
+
 def cross_entropy(
     input: Any,
     target: Any,
@@ -109,7 +115,7 @@ def cross_entropy(
                 f"got {target.shape}"
             )
         t = ag.reshape(target, (-1, 1)) if input.ndim > 1 else ag.reshape(target, (1, 1))
-        classes = ag.reshape(ag.arange(c, dtype=target.dtype), (1, c))
+        classes = _class_ids(ag, c, target)
         onehot = ag.astype(t == classes, xp_dtype)
         keep = ag.astype(t != ignore_index, xp_dtype)  # (R, 1)
         wrow = keep if w is None else keep * ag.sum(onehot * w, axis=1, keepdims=True)
@@ -143,7 +149,7 @@ def nll_loss(
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     lp = _classes_last(input) if input.ndim > 1 else ag.reshape(input, (1, c))
     t = ag.reshape(target, (-1, 1))
-    onehot = ag.astype(t == ag.reshape(ag.arange(c, dtype=target.dtype), (1, c)), input.dtype)
+    onehot = ag.astype(t == _class_ids(ag, c, target), input.dtype)
     keep = ag.astype(t != ignore_index, input.dtype)
     wrow = (
         keep if weight is None else keep * ag.sum(onehot * _as_tensor(weight, input), axis=1, keepdims=True)
