@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.array_api import make_strategies_namespace
 
 import agrad
-from tests.primitive_recipes import FORWARD_CALLS
 from tests.helpers import to_np
+from tests.primitive_recipes import FORWARD_CALLS
 
 strict = pytest.importorskip("array_api_strict")
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
