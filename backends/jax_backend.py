@@ -17,7 +17,6 @@ from dataclasses import replace
 from typing import Any
 
 from agrad import Backend, Capabilities
-from agrad_backends.numpy_kernels import _is_basic
 
 
 class JaxBackend(Backend):
@@ -80,6 +79,12 @@ class JaxBackend(Backend):
     @_dtype_tables.setter
     def _dtype_tables(self, value: Any) -> None:
         self._state()["dtype_tables"] = value
+
+
+def _is_basic(key: Any) -> bool:
+    """A key of ints, slices, Ellipsis and None: every position is hit at most once."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, slice)) for k in keys)
 
 
 def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
