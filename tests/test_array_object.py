@@ -162,8 +162,11 @@ def test_conversions_that_leave_the_graph(backend):
     assert float(x[0]) == 2.5 and int(x[0]) == 2 and bool(x[0])
     with pytest.raises(TypeError, match="refuses implicit conversion"):
         np.asarray(x)
-    if backend.name != "array_api_strict":  # strict's DLPack export is to NumPy only via its own API
-        assert np.from_dlpack(x.detach().value).tolist() == [2.5]
+    if backend.name == "array_api_strict":
+        return  # strict's DLPack export is to NumPy only via its own API
+    if not hasattr(x.value, "__dlpack__"):
+        pytest.skip(f"backend {backend.name!r} arrays have no DLPack export (lazy arrays)")
+    assert np.from_dlpack(x.detach().value).tolist() == [2.5]
 
 
 @pytest.mark.requires("float64")
