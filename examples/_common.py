@@ -308,10 +308,12 @@ def fit(model: Any, optimizer: Any, task: Task, args: argparse.Namespace, name: 
     ckpt.save(model, optimizer, history)
     plot_path = out / "curves.png"
     backend = agrad.get_backend().name
-    history.plot(plot_path, f"{name} on {backend} (agrad)", task.acc_label)
     final = history.records[-1]
-    print(f"{name} [{backend}]: test {task.acc_label.replace(' (%)', '')} {100 * final['test_acc']:.2f}% "
-          f"after {final['epoch']} epochs ({wall:.1f} s this run); checkpoint in {out}, plot {plot_path}")
+    score = f"test {task.acc_label.replace(' (%)', '')} {100 * final['test_acc']:.2f}%"
+    history.plot(plot_path, f"{name} on {backend} (agrad): {score} after {final['epoch']} epochs",
+                 task.acc_label)
+    print(f"{name} [{backend}]: {score} after {final['epoch']} epochs ({wall:.1f} s this run); "
+          f"checkpoint in {out}, plot {plot_path}")
     return {**final, "wall_s": wall, "history": history.records}
 
 
