@@ -33,7 +33,9 @@ Batch = Any
 Metrics = tuple[Any, float, int]  # (loss Tensor, number correct, number counted)
 
 
-def make_parser(description: str, *, epochs: int, batch_size: int, lr: float) -> argparse.ArgumentParser:
+def make_parser(
+    description: str, name: str, *, epochs: int, batch_size: int, lr: float
+) -> argparse.ArgumentParser:
     """The options every example takes; each script may add its own."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="numpy",
@@ -44,13 +46,14 @@ def make_parser(description: str, *, epochs: int, batch_size: int, lr: float) ->
                         f"(default: {epochs}, or 1 with --quick)")
     p.add_argument("--batch-size", type=int, default=batch_size,
                    help=f"examples per optimizer step (default: {batch_size})")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of Adam (default: {lr})")
+    p.add_argument("--lr", type=float, default=lr,
+                   help=f"peak learning rate of the optimizer (cosine schedule; default: {lr})")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for weights, shuffling and dropout; the same seed gives the same run on "
                         "every backend, up to float rounding (default: 0)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder for the checkpoint (model.safetensors, training.safetensors), "
-                        "history.json and curves.png (default: out/<example name>)")
+                        f"history.json and curves.png (default: out/{name})")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out (model, optimizer, schedule, random "
                         "stream and history) up to --epochs in total")
