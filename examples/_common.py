@@ -131,7 +131,7 @@ class History:
     def epochs_done(self) -> int:
         return self.records[-1]["epoch"] if self.records else 0
 
-    def plot(self, path: Path, title: str, acc_label: str = "accuracy (%)") -> None:
+    def plot(self, path: Path, title: str, acc_label: str = "accuracy (%)", train_acc: str = "train") -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -143,7 +143,7 @@ class History:
         ax1.plot(epochs, [r["test_loss"] for r in self.records], "o-", ms=3, label="test")
         ax1.set(xlabel="epoch", ylabel="loss", yscale="log")
         ax1.legend()
-        ax2.plot(epochs, [100 * r["train_acc"] for r in self.records], "o-", ms=3, label="train")
+        ax2.plot(epochs, [100 * r["train_acc"] for r in self.records], "o-", ms=3, label=train_acc)
         ax2.plot(epochs, [100 * r["test_acc"] for r in self.records], "o-", ms=3, label="test")
         ax2.set(xlabel="epoch", ylabel=acc_label)
         ax2.legend()
@@ -240,7 +240,8 @@ class Task:
 
     ``batches(rng)`` yields one epoch of training batches; ``step(batch)`` returns the loss Tensor
     and (correct, counted) for the running accuracy; ``evaluate()`` returns ``(test loss, test
-    accuracy)`` on the held-out data (called under ``no_grad`` in eval mode).
+    accuracy)`` on the held-out data (called under ``no_grad`` in eval mode). ``train_acc`` names
+    what the running training accuracy counts, when it differs from the test accuracy.
     """
 
     batches: Callable[[np.random.Generator], Iterable[Batch]]
@@ -248,6 +249,7 @@ class Task:
     step: Callable[[Batch], Metrics]
     evaluate: Callable[[], tuple[float, float]]
     acc_label: str = "accuracy (%)"
+    train_acc: str = "train"
 
 
 def progress(iterable: Iterable, total: int, disable: bool, desc: str) -> Any:
@@ -314,7 +316,7 @@ def fit(model: Any, optimizer: Any, task: Task, args: argparse.Namespace, name: 
     final = history.records[-1]
     score = f"test {task.acc_label.replace(' (%)', '')} {100 * final['test_acc']:.2f}%"
     history.plot(plot_path, f"{name} on {backend} (agrad): {score} after {final['epoch']} epochs",
-                 task.acc_label)
+                 task.acc_label, task.train_acc)
     print(f"{name} [{backend}]: {score} after {final['epoch']} epochs ({wall:.1f} s this run); "
           f"checkpoint in {out}, plot {plot_path}")
     return {**final, "wall_s": wall, "history": history.records}

@@ -127,7 +127,7 @@ def sorting_task(model: nn.Module, train: list[tuple], test: list[tuple], batch_
         return float(loss_of(xte, yte)[0]), float(np.mean(greedy_decode(model, test)))
 
     return Task(batches, math.ceil(len(xtr) / batch_size), step, evaluate,
-                acc_label="exact match (%)")
+                acc_label="exact match (%)", train_acc="train (per token)")
 
 
 def main(argv: list[str] | None = None) -> dict:
