@@ -33,7 +33,9 @@ Batch = Any
 Metrics = tuple[Any, float, int]  # (loss Tensor, number correct, number counted)
 
 
-def make_parser(description: str, *, epochs: int, batch_size: int, lr: float) -> argparse.ArgumentParser:
+def make_parser(
+    description: str, name: str, *, epochs: int, batch_size: int, lr: float
+) -> argparse.ArgumentParser:
     """The options every example takes; each script may add its own."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--backend", default="numpy",
@@ -44,13 +46,14 @@ def make_parser(description: str, *, epochs: int, batch_size: int, lr: float) ->
                         f"(default: {epochs}, or 1 with --quick)")
     p.add_argument("--batch-size", type=int, default=batch_size,
                    help=f"examples per optimizer step (default: {batch_size})")
-    p.add_argument("--lr", type=float, default=lr, help=f"peak learning rate of Adam (default: {lr})")
+    p.add_argument("--lr", type=float, default=lr,
+                   help=f"peak learning rate of the optimizer (cosine schedule; default: {lr})")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for weights, shuffling and dropout; the same seed gives the same run on "
                         "every backend, up to float rounding (default: 0)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder for the checkpoint (model.safetensors, training.safetensors), "
-                        "history.json and curves.png (default: out/<example name>)")
+                        f"history.json and curves.png (default: out/{name})")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint in --out (model, optimizer, schedule, random "
                         "stream and history) up to --epochs in total")
@@ -128,7 +131,7 @@ class History:
     def epochs_done(self) -> int:
         return self.records[-1]["epoch"] if self.records else 0
 
-    def plot(self, path: Path, title: str, acc_label: str = "accuracy (%)") -> None:
+    def plot(self, path: Path, title: str, acc_label: str = "accuracy (%)", train_acc: str = "train") -> None:
         import matplotlib
 
         matplotlib.use("Agg")
@@ -140,7 +143,7 @@ class History:
         ax1.plot(epochs, [r["test_loss"] for r in self.records], "o-", ms=3, label="test")
         ax1.set(xlabel="epoch", ylabel="loss", yscale="log")
         ax1.legend()
-        ax2.plot(epochs, [100 * r["train_acc"] for r in self.records], "o-", ms=3, label="train")
+        ax2.plot(epochs, [100 * r["train_acc"] for r in self.records], "o-", ms=3, label=train_acc)
         ax2.plot(epochs, [100 * r["test_acc"] for r in self.records], "o-", ms=3, label="test")
         ax2.set(xlabel="epoch", ylabel=acc_label)
         ax2.legend()
@@ -237,7 +240,8 @@ class Task:
 
     ``batches(rng)`` yields one epoch of training batches; ``step(batch)`` returns the loss Tensor
     and (correct, counted) for the running accuracy; ``evaluate()`` returns ``(test loss, test
-    accuracy)`` on the held-out data (called under ``no_grad`` in eval mode).
+    accuracy)`` on the held-out data (called under ``no_grad`` in eval mode). ``train_acc`` names
+    what the running training accuracy counts, when it differs from the test accuracy.
     """
 
     batches: Callable[[np.random.Generator], Iterable[Batch]]
@@ -245,6 +249,7 @@ class Task:
     step: Callable[[Batch], Metrics]
     evaluate: Callable[[], tuple[float, float]]
     acc_label: str = "accuracy (%)"
+    train_acc: str = "train"
 
 
 def progress(iterable: Iterable, total: int, disable: bool, desc: str) -> Any:
@@ -308,10 +313,12 @@ def fit(model: Any, optimizer: Any, task: Task, args: argparse.Namespace, name: 
     ckpt.save(model, optimizer, history)
     plot_path = out / "curves.png"
     backend = agrad.get_backend().name
-    history.plot(plot_path, f"{name} on {backend} (agrad)", task.acc_label)
     final = history.records[-1]
-    print(f"{name} [{backend}]: test {task.acc_label.replace(' (%)', '')} {100 * final['test_acc']:.2f}% "
-          f"after {final['epoch']} epochs ({wall:.1f} s this run); checkpoint in {out}, plot {plot_path}")
+    score = f"test {task.acc_label.replace(' (%)', '')} {100 * final['test_acc']:.2f}%"
+    history.plot(plot_path, f"{name} on {backend} (agrad): {score} after {final['epoch']} epochs",
+                 task.acc_label, task.train_acc)
+    print(f"{name} [{backend}]: {score} after {final['epoch']} epochs ({wall:.1f} s this run); "
+          f"checkpoint in {out}, plot {plot_path}")
     return {**final, "wall_s": wall, "history": history.records}
 
 

@@ -36,7 +36,7 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__, epochs=30, batch_size=32, lr=2e-3)
+    parser = make_parser(__doc__, "cnn", epochs=30, batch_size=32, lr=2e-3)
     args = parse(parser, argv)
     setup(args)
     xtr, ytr, xte, yte = load_digits_split()

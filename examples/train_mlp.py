@@ -30,7 +30,7 @@ def build_model() -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__, epochs=30, batch_size=32, lr=1e-3)
+    parser = make_parser(__doc__, "mlp", epochs=30, batch_size=32, lr=1e-3)
     args = parse(parser, argv)
     setup(args)
     model = build_model().to(dtype=agrad.float32)

@@ -127,19 +127,22 @@ def sorting_task(model: nn.Module, train: list[tuple], test: list[tuple], batch_
         return float(loss_of(xte, yte)[0]), float(np.mean(greedy_decode(model, test)))
 
     return Task(batches, math.ceil(len(xtr) / batch_size), step, evaluate,
-                acc_label="exact match (%)")
+                acc_label="exact match (%)", train_acc="train (per token)")
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = make_parser(__doc__, epochs=10, batch_size=64, lr=2e-3)
+    parser = make_parser(__doc__, "transformer", epochs=10, batch_size=64, lr=2e-3)
     parser.add_argument("--train-size", type=int, default=12000,
                         help="training strings generated (default: 12000)")
-    parser.add_argument("--test-size", type=int, default=1000,
-                        help="held-out strings, none of them in the training set (default: 1000)")
+    parser.add_argument("--test-size", type=int, default=None,
+                        help="held-out strings, none of them in the training set (default: 1000, "
+                             "or 200 with --quick)")
     parser.add_argument("--d-model", type=int, default=64, help="width of the model (default: 64)")
     parser.add_argument("--layers", type=int, default=2, help="Transformer layers (default: 2)")
     parser.add_argument("--heads", type=int, default=4, help="attention heads (default: 4)")
     args = parse(parser, argv)
+    if args.test_size is None:
+        args.test_size = 200 if args.quick else 1000
     setup(args)
     train, test = make_strings(args.train_size, args.test_size)
     model = SortingTransformer(args.d_model, args.heads, args.layers, 2 * args.d_model)
