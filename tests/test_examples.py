@@ -17,6 +17,9 @@ import agrad
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = ["train_mlp", "train_cnn", "train_transformer"]
+QUICK = {"train_transformer": ("--train-size", "400", "--test-size", "24")}
+"""Smaller generated data for the quick runs: greedy decoding on lazy (Dask) or compiling (JAX)
+backends costs per sequence length, and the quick run only checks the pipeline."""
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
@@ -36,14 +39,14 @@ def run(name: str, backend: str, out: Path, *extra: str) -> dict:
 
 @cache
 def numpy_history(name: str, tmp: str) -> list[dict]:
-    return run(name, "numpy", Path(tmp) / name, "--quick")["history"]
+    return run(name, "numpy", Path(tmp) / name, "--quick", *QUICK.get(name, ()))["history"]
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_quick_run_on_every_backend_matches_numpy(name, backend, tmp_path, tmp_path_factory):
     """A few steps of each example, on this backend: same losses as on NumPy (same seed), and the
     checkpoint and plot are written."""
-    result = run(name, backend.name, tmp_path, "--quick")
+    result = run(name, backend.name, tmp_path, "--quick", *QUICK.get(name, ()))
     ref = numpy_history(name, str(tmp_path_factory.getbasetemp() / "numpy_ref"))
     (rec,), (want,) = result["history"], ref
     assert rec["epoch"] == 1
