@@ -157,7 +157,7 @@ def load_backend(name: str, **options: Any) -> Backend:
             backend = _factories[name](**options)
         except ImportError as e:
             missing = getattr(e, "name", None) or str(e)
-            if missing.startswith("agrad"):  # our own code failed: a bug, not a missing package
+            if missing.split(".")[0] in ("agrad", "agrad_backends"):  # our own code failed: a bug
                 raise BackendError(f"agrad backend {name!r} failed to import: {e}") from e
             raise BackendError(
                 f"agrad backend {name!r} needs the package {missing!r}, which is not installed: "

@@ -124,3 +124,13 @@ def test_core_imports_no_array_library():
             offenders += [f"{path.relative_to(root)}:{node.lineno} imports {n}"
                           for n in names if n.split(".")[0] in banned]
     assert not offenders, offenders
+
+
+@pytest.mark.backend_independent
+def test_a_broken_backend_module_is_not_reported_as_a_missing_package():
+    def factory(**options):
+        import agrad_backends.no_such_module  # noqa: F401
+
+    agrad.register_backend("broken", factory)
+    with pytest.raises(agrad.BackendError, match="failed to import"):
+        agrad.load_backend("broken")
