@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agrad import _dtypes
-from agrad._primitive import primitive
+from agrad._primitive import device_of, primitive
 from agrad._promotion import backend_of, can_cast, result_type
 
 
@@ -31,7 +31,7 @@ astype_p = primitive(
 to_device_p = primitive(
     "to_device",
     lambda xp, x, *, device: xp.asarray(x, device=device),
-    vjp=(lambda xp, g, ans, x, *, device: xp.asarray(g, device=x.device),),
+    vjp=(lambda xp, g, ans, x, *, device: xp.asarray(g, device=device_of(x)),),
     jvp=(lambda xp, dx, ans, x, *, device: xp.asarray(dx, device=device),),
 )
 

@@ -281,6 +281,11 @@ def unbroadcast(xp: Any, g: Any, shape: tuple) -> Any:
     return xp.reshape(g, shape)
 
 
+def device_of(a: Any) -> Any:
+    """``a``'s device, or ``None`` (the namespace's default) for arrays that have none (Dask)."""
+    return getattr(a, "device", None)
+
+
 def shape_of(a: Any) -> tuple:
     shape = getattr(a, "shape", ())
     return shape if type(shape) is tuple else tuple(shape)

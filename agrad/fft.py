@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agrad import _complex_parts as cp
-from agrad._primitive import extension, primitive, shape_of
+from agrad._primitive import device_of, extension, primitive, shape_of
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -76,7 +76,7 @@ def _hermitian_weights_fwd(xp: Any, like: Any, *, n: int, axis: int) -> Any:
     """``[1, 2, ..., 2, 1 (n even)]`` of length ``n // 2 + 1`` along ``axis`` (real dtype)."""
     m = n // 2 + 1
     real = xp.float64 if like.dtype == xp.complex128 else xp.float32
-    k = xp.arange(m, device=like.device)
+    k = xp.arange(m, device=device_of(like))
     single = (k == 0) | (k == (m - 1 if n % 2 == 0 else -1))  # bins without a conjugate twin
     w = 2 - xp.astype(single, real)
     shape = [1] * len(like.shape)

@@ -6,6 +6,7 @@ forward and backward passes only build task graphs. Two consequences handled her
 * ``materialize`` persists arrays (``dask.persist``): an optimizer calls it on the updated
   parameters after each step, so the next step's graph starts from computed chunks instead of
   replaying every earlier step (graphs would otherwise grow without bound).
+* ``_dask_namespace`` fills the standard functions ``array_api_compat.dask.array`` lacks.
 * Boolean-mask indexing and other data-dependent shapes give arrays of unknown (NaN) size, which
   the rest of a computation cannot use; ``capabilities.data_dependent_shapes`` is False.
 """
@@ -20,11 +21,13 @@ from agrad import Backend, Capabilities
 def make_backend(**options: Any) -> Backend:
     """Options: ``chunks`` (how the RNG's and ``asarray``'s new arrays are chunked, default
     ``"auto"``)."""
-    import array_api_compat.dask.array as xp
     import dask
     import dask.array as da
 
+    from agrad_backends._dask_namespace import make_namespace
     from agrad_backends._rng import PhiloxRNG
+
+    xp = make_namespace()
 
     chunks = options.pop("chunks", "auto")
     if options:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import extension, primitive, shape_of
+from agrad._primitive import device_of, extension, primitive, shape_of
 
 
 def _eye_fwd(xp: Any, like: Any, *, n: int, m: int, k: int = 0) -> Any:
-    return xp.eye(n, m, k=k, dtype=like.dtype, device=like.device)
+    return xp.eye(n, m, k=k, dtype=like.dtype, device=device_of(like))
 
 
 def _tril_mask_fwd(xp: Any, like: Any, *, n: int, m: int, k: int = 0) -> Any:
-    return xp.tril(xp.ones((n, m), dtype=like.dtype, device=like.device), k=k)
+    return xp.tril(xp.ones((n, m), dtype=like.dtype, device=device_of(like)), k=k)
 
 
 extension(primitive("_linalg_eye", _eye_fwd))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agrad._primitive import device_of
 from agrad._tensor import Tensor
 from agrad.nn.functional_activation import softmax
 from agrad.nn.functional_layers import dropout
@@ -31,8 +32,8 @@ def mask_to_bias(xp: Any, mask: Any, dtype: Any, *, true_means_blocked: bool) ->
     if "bool" not in str(mask.dtype):
         return xp.astype(mask, dtype)
     blocked = mask if true_means_blocked else xp.logical_not(mask)
-    zero = xp.zeros(mask.shape, dtype=dtype, device=mask.device)
-    return xp.where(blocked, xp.full(mask.shape, -math.inf, dtype=dtype, device=mask.device), zero)
+    zero = xp.zeros(mask.shape, dtype=dtype, device=device_of(mask))
+    return xp.where(blocked, xp.full(mask.shape, -math.inf, dtype=dtype, device=device_of(mask)), zero)
 
 
 def attention(
@@ -74,7 +75,7 @@ def scaled_dot_product_attention(
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal=True, not both")
-        allowed = causal_allowed(xp, query.shape[-2], key.shape[-2], query.value.device)
+        allowed = causal_allowed(xp, query.shape[-2], key.shape[-2], device_of(query.value))
         bias = mask_to_bias(xp, allowed, dtype, true_means_blocked=False)
     elif attn_mask is not None:
         bias = mask_to_bias(xp, attn_mask, dtype, true_means_blocked=False)

@@ -32,14 +32,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import extension, primitive, shape_of
+from agrad._primitive import device_of, extension, primitive, shape_of
 
 Pair = tuple[int, int]
 
-
-def _device(x: Any) -> Any:
-    """``x``'s device, or ``None`` (the default) for arrays without one (Dask)."""
-    return getattr(x, "device", None)
 
 
 def pair(v: int | tuple[int, ...], name: str = "value") -> Pair:
@@ -63,7 +59,7 @@ def _pad_axis(xp: Any, x: Any, axis: int, before: int, after: int, value: float)
     for n in (before, after):
         shape = list(x.shape)
         shape[axis] = n
-        parts.append(xp.full(tuple(shape), value, dtype=x.dtype, device=_device(x)) if n else None)
+        parts.append(xp.full(tuple(shape), value, dtype=x.dtype, device=device_of(x)) if n else None)
     return xp.concat([p for p in (parts[0], x, parts[1]) if p is not None], axis=axis)
 
 
@@ -272,7 +268,7 @@ def _first_max(xp: Any, x: Any, **p: Any) -> Any:
     cols = xp.unfold2d(x, pad_value=_NEG_INF, **p)
     k = p["kernel_size"][0] * p["kernel_size"][1]
     first = xp.argmax(cols, axis=2, keepdims=True)
-    slots = xp.reshape(xp.arange(k, device=_device(x)), (1, 1, k, 1, 1))
+    slots = xp.reshape(xp.arange(k, device=device_of(x)), (1, 1, k, 1, 1))
     return slots == first
 
 
@@ -304,7 +300,7 @@ def _avg_divisor(xp: Any, x: Any, kernel_size: Pair, stride: Pair, padding: Pair
     h, w = shape_of(x)[2:]
     rows = _window_counts(h, kernel_size[0], stride[0], padding[0])
     cols = _window_counts(w, kernel_size[1], stride[1], padding[1])
-    return xp.asarray([[float(r * c) for c in cols] for r in rows], dtype=x.dtype, device=_device(x))
+    return xp.asarray([[float(r * c) for c in cols] for r in rows], dtype=x.dtype, device=device_of(x))
 
 
 def avg_pool2d_ref(

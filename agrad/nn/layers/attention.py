@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import agrad
+from agrad._primitive import device_of
 from agrad.nn import init
 from agrad.nn.functional_attention import attention, causal_allowed, mask_to_bias
 from agrad.nn.layers.linear import Linear
@@ -58,7 +59,7 @@ class MultiheadAttention(Module):
 
     def _bias(self, q: Any, n: int, lq: int, lk: int, attn_mask: Any, key_padding_mask: Any, is_causal: bool):
         be = q._backend
-        xp, dtype, device = be.xp, q.value.dtype, q.value.device
+        xp, dtype, device = be.xp, q.value.dtype, device_of(q.value)
         bias = None
         if attn_mask is None and is_causal:
             bias = mask_to_bias(xp, causal_allowed(xp, lq, lk, device), dtype, true_means_blocked=False)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import agrad
+from agrad._primitive import device_of
 from agrad.nn import init
 from agrad.nn.functional_activation import sigmoid
 from agrad.nn.functional_layers import dropout
@@ -118,7 +119,7 @@ class _RNNBase(Module):
         if h is None:
             be = like._backend
             z = agrad.Tensor(
-                be.xp.zeros((n, self.hidden_size), dtype=like.value.dtype, device=like.value.device),
+                be.xp.zeros((n, self.hidden_size), dtype=like.value.dtype, device=device_of(like.value)),
                 requires_grad=False,
                 backend=be,
             )
