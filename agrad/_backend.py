@@ -70,6 +70,8 @@ class Backend:
         info = self.xp.__array_namespace_info__()
         if self.device is None:
             self.device = info.default_device()
+        if self.device is None:  # JAX's info answers None: take the device of a fresh array
+            self.device = getattr(self.xp.asarray(0), "device", None)
         defaults = info.default_dtypes(device=self.device)
         self.default_float = defaults["real floating"]
         self.default_int = defaults["integral"]

@@ -284,7 +284,10 @@ def _setitem_fwd(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
 
 
 def _setitem_ref(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
-    """Portable ``x[key] = v``: ``where(hit, scatter(v), x)``, no assignment at all."""
+    """Portable ``x[key] = v``: ``where(hit, scatter(v), x)``, no assignment at all.
+
+    The scatter is a segment sum (cumulative-sum differences), so a non-finite ``v`` would
+    spread NaN: immutable backends register a native ``setitem`` kernel instead."""
     shape = shape_of(x)
     region = x[key]
     vb = xp.broadcast_to(xp.asarray(v, dtype=x.dtype, device=getattr(x, "device", None)),
@@ -307,6 +310,7 @@ setitem_p = primitive(
         lambda xp, dv, ans, x, v, *, key: xp.index_scatter(
             xp.broadcast_to(dv, shape_of(ans[key])), shape=shape_of(ans), key=key),
     ),
+    kernel="setitem",  # immutable backends register their functional update (JAX: .at[].set)
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agrad._primitive import primitive, shape_of, unbroadcast
+from agrad._tensor import _wrap
 
 
 def _where_branch(take_x: bool):
@@ -70,7 +71,11 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
 
     if isinstance(x2, (int, float)):
         x1, x2 = promote(x1, x2)
-    return searchsorted_p(x1, x2, unwrap_key(sorter), side=side)
+    out = searchsorted_p(x1, x2, unwrap_key(sorter), side=side)
+    index = out._backend.default_index  # JAX answers int32 even in x64 mode; the standard's is
+    if out.value.dtype != index:        # the default indexing dtype
+        out = _wrap(out._backend.xp.astype(out.value, index), out._backend, None, 0)
+    return out
 
 
 def nonzero(x: Any, /) -> tuple[Any, ...]:

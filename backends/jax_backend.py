@@ -88,6 +88,11 @@ def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
     return out.at[key].set(g) if hits_each_position_once(key) else out.at[key].add(g)
 
 
+def setitem(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
+    """``x`` with ``x[key] = v``, functionally (JAX arrays are immutable)."""
+    return x.at[key].set(v)
+
+
 def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> Any:
     """Rows of ``values`` summed into ``size`` rows by ``index``."""
     out = xp.zeros((size, *values.shape[1:]), dtype=values.dtype)
@@ -111,6 +116,8 @@ def make_backend(**options: Any) -> Backend:
         jax.config.update("jax_enable_x64", bool(x64))
     if isinstance(device, str):
         device = jax.devices(device)[0]
+    elif device is None:  # JAX's namespace info has no default device: its first device is it
+        device = jax.devices()[0]
 
     def is_array(obj: Any) -> bool:
         return isinstance(obj, jax.Array)
@@ -125,5 +132,5 @@ def make_backend(**options: Any) -> Backend:
         device=device,
         capabilities=Capabilities(immutable=True),
         rng=PhiloxRNG(convert),
-        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add},
+        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add, "setitem": setitem},
     )
