@@ -86,6 +86,9 @@ def save(
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     chunks = []
     offset = 0
+    from agrad._materialize import materialize
+
+    materialize([v for v in state_dict.values() if isinstance(v, Tensor)])  # Dask: compute once
     for name in sorted(state_dict):
         if not isinstance(name, str) or name == "__metadata__":
             raise ValueError(f"agrad.save: invalid tensor name {name!r}")

@@ -109,7 +109,7 @@ class Optimizer:
                     fn = be.kernels.get(self.kernel, type(self).update)
                     out = fn(be.xp, p.value, p.grad, *(state[n] for n in self.state_names), **hyper)
                     pending.append((p, out[0], state, out[1:]))
-        for p, value, state, arrays in pending:
+        for p, value, state, arrays in _materialized(pending):
             state.update(zip(self.state_names, arrays))
             self.state[id(p)] = state
             p.value = value
@@ -176,3 +176,22 @@ def _to_param(v: Any, p: Tensor) -> Any:
 def _stale(v: Any, p: Tensor) -> bool:
     """A state array left on another backend or dtype than its parameter (the model was moved)."""
     return hasattr(v, "shape") and not (p._backend.is_array(v) and v.dtype == p.value.dtype)
+
+
+def _materialized(pending: list) -> list:
+    """The step's new parameters and state, evaluated now on lazy backends (Dask: one persist
+    per step, so work the parameters share, the backward pass, is done once), so the next step's
+    task graph starts from computed values instead of replaying every earlier step. Eager
+    backends (no ``materializer``) pass through untouched."""
+    lazy = [i for i, (p, *_) in enumerate(pending) if p._backend.materializer is not None]
+    if not lazy:
+        return pending
+    backend = pending[lazy[0]][0]._backend
+    flat = [a for i in lazy for a in (pending[i][1], *pending[i][3])]
+    values = iter(backend.materialize(flat))
+    out = list(pending)
+    for i in lazy:
+        p, _, state, arrays = pending[i]
+        value = next(values)
+        out[i] = (p, value, state, tuple(next(values) for _ in arrays))
+    return out
