@@ -2,7 +2,8 @@
 
 * ``take_along_axis`` and ``from_dlpack`` are missing;
 * ``eye(n, m, k=k)`` with ``n != m`` builds a graph that cannot be computed (dask 2026.8:
-  "Missing dependency").
+  "Missing dependency");
+* ``fft.*`` refuses an axis split over several chunks: the wrappers rechunk those axes first.
 
 Each replacement is built from Dask's own operations, so arrays stay lazy.
 """
@@ -47,4 +48,30 @@ def make_namespace() -> types.ModuleType:
         return da.from_array(np.from_dlpack(x))
 
     ns.eye, ns.take_along_axis, ns.from_dlpack = eye, take_along_axis, from_dlpack
+    ns.fft = _fft_namespace(cda.fft)
+    return ns
+
+
+def _fft_namespace(fft: Any) -> types.ModuleType:
+    """``fft`` whose transforms first gather each transformed axis into one chunk."""
+    ns = types.ModuleType("agrad_backends.dask_namespace.fft")
+    for name in dir(fft):
+        if not name.startswith("__"):
+            setattr(ns, name, getattr(fft, name))
+
+    def one_chunk_along(f: Any, several_axes: bool) -> Any:
+        def transform(x: Any, /, *args: Any, **kw: Any) -> Any:
+            if several_axes:
+                axes = kw.get("axes")
+                axes = range(x.ndim) if axes is None else axes
+            else:
+                axes = (kw.get("axis", -1),)
+            return f(x.rechunk({a % x.ndim: -1 for a in axes}), *args, **kw)
+
+        return transform
+
+    for name in ("fft", "ifft", "rfft", "irfft", "hfft", "ihfft"):
+        setattr(ns, name, one_chunk_along(getattr(fft, name), False))
+    for name in ("fftn", "ifftn", "rfftn", "irfftn"):
+        setattr(ns, name, one_chunk_along(getattr(fft, name), True))
     return ns
