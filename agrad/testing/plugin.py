@@ -111,9 +111,8 @@ def backend(request: pytest.FixtureRequest):
         yield None
         return
     be = load_for_tests(request.config, name)
-    marker = request.node.get_closest_marker("requires")
-    if marker:
-        caps = be.capabilities
+    caps = be.capabilities
+    for marker in request.node.iter_markers("requires"):  # module- and test-level marks alike
         for cap in marker.args:
             if not getattr(caps, cap):
                 pytest.skip(f"backend {name!r} lacks the capability {cap!r}")
