@@ -311,10 +311,19 @@ class Tensor:
     def __dlpack__(self, **kwargs: Any) -> Any:
         """Export the backend array through DLPack. This leaves the graph: the consumer's array
         carries no gradient (documented graph break, like ``float(x)``)."""
-        return self.value.__dlpack__(**kwargs)
+        return self._dlpack_source("__dlpack__")(**kwargs)
 
     def __dlpack_device__(self) -> tuple:
-        return self.value.__dlpack_device__()
+        return self._dlpack_source("__dlpack_device__")()
+
+    def _dlpack_source(self, method: str) -> Any:
+        fn = getattr(self.value, method, None)
+        if fn is None:
+            raise TypeError(
+                f"backend {self._backend.name!r} arrays do not export DLPack (lazy arrays): "
+                "compute them first, e.g. tensor.value.compute()"
+            )
+        return fn
 
     def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
         """This tensor on ``device`` (differentiable: the gradient moves back)."""
