@@ -3,6 +3,8 @@
 * ``take_along_axis`` and ``from_dlpack`` are missing;
 * ``eye(n, m, k=k)`` with ``n != m`` builds a graph that cannot be computed (dask 2026.8:
   "Missing dependency");
+* ``reshape`` refuses to split or merge axes unevenly across chunks: it then retries on one
+  chunk per array (correct, less parallel);
 * ``fft.*`` refuses an axis split over several chunks: the wrappers rechunk those axes first;
 * ``linalg`` handles 2-D arrays only and lacks ``det``, ``slogdet``, ``eigh``, ``pinv``,
   ``cross``...: every decomposition runs NumPy's batched routine per block of whole matrices
@@ -50,7 +52,14 @@ def make_namespace() -> types.ModuleType:
     def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Any:
         return da.from_array(np.from_dlpack(x))
 
+    def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Any:
+        try:
+            return cda.reshape(x, shape, copy=copy)
+        except NotImplementedError:  # uneven split/merge across chunks
+            return cda.reshape(x.rechunk(-1), shape, copy=copy)
+
     ns.eye, ns.take_along_axis, ns.from_dlpack = eye, take_along_axis, from_dlpack
+    ns.reshape = reshape
     ns.fft = _fft_namespace(cda.fft)
     ns.linalg = _linalg_namespace(cda.linalg)
     return ns
