@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import extension, primitive, shape_of, unbroadcast
+from agrad._primitive import device_of, extension, primitive, shape_of, unbroadcast
 
 
 def _widen(xp: Any, v: Any) -> tuple[Any, Any]:
@@ -35,7 +35,7 @@ def segment_sum_ref(xp: Any, values: Any, *, index: Any, size: int) -> Any:
     s = xp.take(index, order)
     v, dt = _widen(xp, xp.take(values, order, axis=0))
     c = xp.cumulative_sum(v, axis=0, include_initial=True)
-    targets = xp.arange(size, dtype=s.dtype, device=getattr(s, "device", None))
+    targets = xp.arange(size, dtype=s.dtype, device=device_of(s))
     left = xp.searchsorted(s, targets, side="left")
     right = xp.searchsorted(s, targets, side="right")
     out = xp.take(c, right, axis=0) - xp.take(c, left, axis=0)
@@ -290,7 +290,7 @@ def _setitem_ref(xp: Any, x: Any, v: Any, *, key: Any) -> Any:
     spread NaN: immutable backends register a native ``setitem`` kernel instead."""
     shape = shape_of(x)
     region = x[key]
-    vb = xp.broadcast_to(xp.asarray(v, dtype=x.dtype, device=getattr(x, "device", None)),
+    vb = xp.broadcast_to(xp.asarray(v, dtype=x.dtype, device=device_of(x)),
                          shape_of(region))
     hit = index_scatter_ref(xp, xp.ones_like(region), shape=shape, key=key) != 0
     return xp.where(hit, index_scatter_ref(xp, vb, shape=shape, key=key), x)
@@ -366,7 +366,7 @@ def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any
         if d == axis:
             idx = indices
         else:
-            grid = xp.arange(ishape[d], dtype=indices.dtype, device=getattr(indices, "device", None))
+            grid = xp.arange(ishape[d], dtype=indices.dtype, device=device_of(indices))
             idx = xp.reshape(grid, tuple(ishape[d] if i == d else 1 for i in range(n)))
         term = idx * stride
         flat = term if flat is None else flat + term

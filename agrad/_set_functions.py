@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from agrad._primitive import primitive
+from agrad._primitive import device_of, primitive
 
 
 class UniqueAllResult(NamedTuple):
@@ -33,7 +33,7 @@ def _unique_all_fwd(xp: Any, x: Any) -> tuple[Any, ...]:
         counts = xp.unique_counts(x)[1]
         flat = xp.reshape(inverse, (-1,))
         order = xp.argsort(flat, stable=True)
-        targets = xp.arange(values.shape[0], dtype=flat.dtype, device=getattr(x, "device", None))
+        targets = xp.arange(values.shape[0], dtype=flat.dtype, device=device_of(x))
         first = xp.searchsorted(xp.take(flat, order), targets, side="left")
         return values, xp.take(order, first), inverse, counts
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import primitive, shape_of
+from agrad._primitive import device_of, primitive, shape_of
 
 Axis = int | tuple[int, ...] | None
 
@@ -231,7 +231,7 @@ def _cumprod_partials(xp: Any, x: Any, axis: int) -> Any:
     """``P[..., j, k] = prod(x[i] for i <= k if i != j)`` for ``k >= j``, else 0, along ``axis``
     moved last. O(n^2) in the axis length, but exact with zeros (no division by ``x``)."""
     n = tuple(x.shape)[-1]
-    i = xp.arange(n, device=getattr(x, "device", None))
+    i = xp.arange(n, device=device_of(x))
     j = xp.reshape(i, (n, 1))
     rows = xp.expand_dims(x, axis=-2)  # (..., 1, n): row j will skip element j
     ones = xp.ones_like(rows)
@@ -245,7 +245,7 @@ def _cumprod_core(xp: Any, x: Any, axis: int, include_initial: bool) -> tuple[An
     partials = _cumprod_partials(xp, moved, -1)
     if include_initial:  # out[0] = 1, out[k+1] = prod(x[:k+1])
         shape = tuple(partials.shape)
-        zero = xp.zeros((*shape[:-1], 1), dtype=partials.dtype, device=getattr(x, "device", None))
+        zero = xp.zeros((*shape[:-1], 1), dtype=partials.dtype, device=device_of(x))
         partials = xp.concat([zero, partials], axis=-1)
     return moved, partials
 
