@@ -9,8 +9,8 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
 """
 
 # ruff: noqa: I001 - order matters at the end (nn, optim import the core)
-from agrad._anomaly import detect_anomaly, is_anomaly_enabled
-from agrad._backend import (
+from agrad._core.anomaly import detect_anomaly, is_anomaly_enabled
+from agrad._base.backend import (
     Backend,
     BackendError,
     Capabilities,
@@ -24,12 +24,12 @@ from agrad._backend import (
 )
 
 # --- transformations: higher-order and forward-mode derivatives ---------------------------------
-from agrad._checkpoint import checkpoint
+from agrad._transforms.checkpoint import checkpoint
 
 # --- the standard's chapters (keep each block's names sorted) --------------------------------
-from agrad._constants import e, inf, nan, newaxis, pi
-from agrad._contractions import tensordot, vecdot
-from agrad._creation import (
+from agrad._base.constants import e, inf, nan, newaxis, pi
+from agrad._ops.contractions import tensordot, vecdot
+from agrad._ops.creation import (
     arange,
     asarray,
     empty,
@@ -48,8 +48,8 @@ from agrad._creation import (
     zeros,
     zeros_like,
 )
-from agrad._custom import custom_jvp, custom_vjp
-from agrad._data_type_functions import (
+from agrad._transforms.custom import custom_jvp, custom_vjp
+from agrad._ops.data_type_functions import (
     astype,
     can_cast,
     finfo,
@@ -58,7 +58,7 @@ from agrad._data_type_functions import (
     result_type,
     to_device,
 )
-from agrad._dtypes import (
+from agrad._base.dtypes import (
     DType,
     bool,
     complex64,
@@ -74,8 +74,8 @@ from agrad._dtypes import (
     uint32,
     uint64,
 )
-from agrad._einsum import einsum
-from agrad._elementwise import (
+from agrad._ops.einsum import einsum
+from agrad._ops.elementwise import (
     abs,
     acos,
     acosh,
@@ -144,15 +144,15 @@ from agrad._elementwise import (
     tanh,
     trunc,
 )
-from agrad._engine import enable_grad, inference_mode, is_grad_enabled, no_grad
-from agrad._indexing import (
+from agrad._core.engine import enable_grad, inference_mode, is_grad_enabled, no_grad
+from agrad._ops.indexing import (
     scatter_add,
     take,
     take_along_axis,
 )
-from agrad._info import __array_namespace_info__
-from agrad._linalg_ops import matmul, matrix_transpose
-from agrad._manipulation import (
+from agrad._ops.info import __array_namespace_info__
+from agrad._ops.linear_algebra import matmul, matrix_transpose
+from agrad._ops.manipulation import (
     broadcast_arrays,
     broadcast_shapes,
     broadcast_to,
@@ -169,12 +169,12 @@ from agrad._manipulation import (
     tile,
     unstack,
 )
-from agrad._materialize import materialize
-from agrad._primitive import Primitive, primitive
-from agrad._searching import argmax, argmin, nonzero, searchsorted, where
-from agrad._set_functions import isin, unique_all, unique_counts, unique_inverse, unique_values
-from agrad._sorting import argsort, sort
-from agrad._statistical import (
+from agrad._state.materialize import materialize
+from agrad._core.primitive import Primitive, primitive
+from agrad._ops.searching import argmax, argmin, nonzero, searchsorted, where
+from agrad._ops.set_functions import isin, unique_all, unique_counts, unique_inverse, unique_values
+from agrad._ops.sorting import argsort, sort
+from agrad._ops.statistical import (
     count_nonzero,
     cumulative_prod,
     cumulative_sum,
@@ -186,8 +186,8 @@ from agrad._statistical import (
     sum,
     var,
 )
-from agrad._tensor import Tensor
-from agrad._transforms import (
+from agrad._core.tensor import Tensor
+from agrad._transforms.functional import (
     grad,
     hessian,
     hvp,
@@ -198,7 +198,7 @@ from agrad._transforms import (
     value_and_grad,
     vjp,
 )
-from agrad._utility import all, any, diff
+from agrad._ops.utility import all, any, diff
 
 # isort: split
 # The standard's extensions (issue 3); imported after the main namespace that their rules use.
@@ -206,8 +206,8 @@ from agrad import fft, linalg
 
 
 # --- agrad.nn / agrad.optim: seeding, checkpoints, the subpackages (they import the core above) ---
-from agrad._random import manual_seed  # noqa: E402
-from agrad._serialization import CheckpointError, load, save  # noqa: E402
+from agrad._state.random import manual_seed  # noqa: E402
+from agrad._state.serialization import CheckpointError, load, save  # noqa: E402
 from agrad import nn, optim  # noqa: E402
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling

@@ -11,7 +11,7 @@ Three primitives carry the derivatives; everything else is built from them:
 
 ``n``/``s`` (pad or truncate) are differentiable slices and concatenations in front. ``hfft`` and
 ``ihfft`` are ``irfft``/``rfft`` with conjugation. Complex gradients use PyTorch's convention
-(see :mod:`agrad._complex_parts`). Backends without complex dtypes cannot run these.
+(see :mod:`agrad._ops.complex_parts`). Backends without complex dtypes cannot run these.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agrad import _complex_parts as cp
-from agrad._primitive import device_of, extension, primitive, shape_of
+from agrad._core.primitive import device_of, extension, primitive, shape_of
+from agrad._ops import complex_parts as cp
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
 
@@ -32,7 +32,7 @@ def _check_norm(name: str, norm: str) -> str:
 
 
 def _as_tensor(x: Any) -> Any:
-    from agrad._tensor import Tensor
+    from agrad._core.tensor import Tensor
 
     return x if isinstance(x, Tensor) else Tensor(x, requires_grad=False)
 
@@ -119,7 +119,7 @@ def _fit(xp: Any, x: Any, n: int, axis: int) -> Any:
 
 
 def _fit_tensor(x: Any, n: int | None, axis: int, name: str) -> Any:
-    from agrad._primitive import TENSOR_OPS
+    from agrad._core.primitive import TENSOR_OPS
 
     x = _as_tensor(x)
     if n is None:
@@ -225,9 +225,9 @@ def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backw
 
 
 def _freq(name: str, n: int, d: float, dtype: Any, device: Any) -> Any:
-    from agrad._backend import get_backend
-    from agrad._dtypes import to_native
-    from agrad._tensor import _wrap
+    from agrad._base.backend import get_backend
+    from agrad._base.dtypes import to_native
+    from agrad._core.tensor import _wrap
 
     be = get_backend()
     kw = {"d": d, "device": device or be.device}

@@ -19,7 +19,7 @@ def contraction_path(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tu
 
 
 def planned_einsum(xp: Any, *operands: Any, subscripts: str) -> Any:
-    from agrad._einsum import einsum_ref
+    from agrad._ops.einsum import einsum_ref
 
     shapes = tuple(tuple(o.shape) for o in operands)
     return einsum_ref(xp, *operands, subscripts=subscripts, path=contraction_path(subscripts, shapes))

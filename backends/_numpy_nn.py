@@ -1,11 +1,11 @@
 """NumPy kernels for agrad.nn: convolution by strided im2col + one GEMM, col2im by slice-adds,
 ReLU, GELU (both forms), erf, cross-entropy and the fused Adam update.
 
-Contracts are the ones documented in ``agrad/nn/functional_conv.py`` (``unfold2d``, ``fold2d``,
+Contracts are the ones documented in ``agrad/nn/functional/conv.py`` (``unfold2d``, ``fold2d``,
 ``conv2d``, ``conv2d_input_grad``, ``conv2d_weight_grad``, ``max_pool2d``),
-``agrad/nn/functional_activation.py`` (``relu``, ``gelu``), ``agrad/nn/functional_loss.py``
+``agrad/nn/functional/activation.py`` (``relu``, ``gelu``), ``agrad/nn/functional/loss.py``
 (``cross_entropy``) and ``agrad/optim/adam.py`` (``adam_update``).
-``"<name>.vjp"`` entries are raw-mode joint pull-backs (see ``agrad._primitive``): they replace
+``"<name>.vjp"`` entries are raw-mode joint pull-backs (see ``agrad._core.primitive``): they replace
 the portable VJP rules only when no graph of the backward pass is recorded.
 
 Why these are faster than the portable references (numbers: ``python -m bench``, kernel table):
@@ -38,7 +38,7 @@ def unfold2d(xp: Any, x: Any, *, kernel_size, stride, padding, dilation, pad_val
     n, c, h, w = x.shape
     ho, wo = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
     if ho < 1 or wo < 1:
-        from agrad.nn.functional_conv import unfold2d_ref  # raises the reference's clear error
+        from agrad.nn.functional.conv import unfold2d_ref  # raises the reference's clear error
 
         return unfold2d_ref(xp, x, kernel_size=kernel_size, stride=stride, padding=padding,
                             dilation=dilation, pad_value=pad_value)
@@ -117,7 +117,7 @@ def max_pool2d(xp: Any, x: Any, *, kernel_size, stride, padding, dilation) -> np
 
 def max_pool2d_vjp(xp: Any, g: Any, ans: Any, x: Any, **p: Any) -> list:
     if not (_numba_ok(x) and isinstance(g, np.ndarray) and g.dtype == x.dtype):
-        from agrad.nn.functional_conv import _max_pool_dx
+        from agrad.nn.functional.conv import _max_pool_dx
 
         return [_max_pool_dx(xp, g, ans, x, **p)]
     from agrad_backends import _numba_pool
@@ -139,7 +139,7 @@ def gelu(xp: Any, x: Any, *, approximate: str) -> np.ndarray:
     if approximate == "tanh":
         return gelu_tanh(xp, x)
     if not _numba_ok(x):
-        from agrad.nn.functional_activation import _gelu_ref
+        from agrad.nn.functional.activation import _gelu_ref
 
         return _gelu_ref(xp, x, approximate=approximate)
     from agrad_backends import _numba_special as sp
@@ -154,7 +154,7 @@ def gelu_vjp(xp: Any, g: Any, ans: Any, x: Any, *, approximate: str) -> list:
     if approximate == "tanh":
         return [gelu_tanh_grad(xp, g, x)]
     if not _numba_ok(x):
-        from agrad.nn.functional_activation import _gelu_dx
+        from agrad.nn.functional.activation import _gelu_dx
 
         return [_gelu_dx(xp, g, ans, x, approximate=approximate)]
     from agrad_backends import _numba_special as sp
@@ -220,9 +220,9 @@ def _row_lse(z: np.ndarray) -> np.ndarray:
 
 def cross_entropy(xp: Any, z: Any, m: Any) -> np.ndarray:
     """Per-row ``-sum_c m log_softmax(z) = lse(z) sum_c m - sum_c m z`` (the contract in
-    ``agrad/nn/functional_loss.py``); the reference builds four (R, C) temporaries."""
+    ``agrad/nn/functional/loss.py``); the reference builds four (R, C) temporaries."""
     if not (isinstance(z, np.ndarray) and z.dtype in _FLOATS and np.shape(m) == z.shape):
-        from agrad.nn.functional_loss import _ce_fwd
+        from agrad.nn.functional.loss import _ce_fwd
 
         return _ce_fwd(xp, z, m)
     m = np.asarray(m, dtype=z.dtype)
@@ -242,7 +242,7 @@ class _LazyGrads:
 
 def cross_entropy_vjp(xp: Any, g: Any, ans: Any, z: Any, m: Any) -> Any:
     if not (isinstance(z, np.ndarray) and z.dtype in _FLOATS and np.shape(m) == z.shape):
-        from agrad.nn.functional_loss import _ce_dm, _ce_dz
+        from agrad.nn.functional.loss import _ce_dm, _ce_dz
 
         return _LazyGrads(lambda: _ce_dz(xp, g, ans, z, m), lambda: _ce_dm(xp, g, ans, z, m))
     m = np.asarray(m, dtype=z.dtype)

@@ -71,7 +71,7 @@ class JaxBackend(Backend):
         return self._state()["default_index"]
 
     @property
-    def _dtype_tables(self) -> Any:  # agrad._dtypes caches its tables here, one pair per flag
+    def _dtype_tables(self) -> Any:  # agrad._base.dtypes caches its tables here, one pair per flag
         tables = self._state()["dtype_tables"]
         if tables is None:
             raise AttributeError("_dtype_tables")

@@ -32,7 +32,7 @@ def make_backend(**options: Any) -> Backend:
             return out
         if isinstance(key, torch.Tensor) and key.dtype != torch.bool:
             return out.index_put_((key,), g, accumulate=True)
-        from agrad._indexing import index_scatter_ref
+        from agrad._ops.indexing import index_scatter_ref
 
         return index_scatter_ref(xp, g, shape=shape, key=key)
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 import agrad
-from agrad._engine import no_grad
-from agrad._tensor import Tensor, _wrap
+from agrad._core.engine import no_grad
+from agrad._core.tensor import Tensor, _wrap
 from tests.helpers import to_np
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 import agrad
-from agrad._engine import backprop
+from agrad._core.engine import backprop
 from tests.helpers import assert_close, tensor_from_np, to_np
 
 

@@ -13,7 +13,7 @@ standard-normal values. Domains keep away from kinks, poles and degenerate point
 finite differences lie. ``name`` is the public name (``"linalg.solve"``, ``"nn.functional.conv2d"``)
 or, for internal primitives, the primitive's name; ``"[variant]"`` marks further cases of a name.
 The suite checks that the cases together exercise every differentiable primitive of
-``agrad._primitive.PRIMITIVES``.
+``agrad._core.primitive.PRIMITIVES``.
 
 ``NON_DIFFERENTIABLE`` lists the functions whose results never require grad, with the reason, and
 ``FORWARD_CALLS`` one call of each.
@@ -134,7 +134,7 @@ CASES += COMPLEX_CASES
 
 def _prim(name: str) -> Any:
     """An internal primitive (no public function of its own), called directly."""
-    from agrad._primitive import PRIMITIVES
+    from agrad._core.primitive import PRIMITIVES
 
     return PRIMITIVES[name]
 
@@ -146,7 +146,7 @@ def _raw(xp: Any, values: Any) -> Any:
 
 def _setitem(x: Any, key: Any, value: Any) -> Any:
     """What ``x[key] = value`` records: a new tensor."""
-    from agrad._indexing import setitem
+    from agrad._ops.indexing import setitem
 
     return setitem(x, key, value)
 

@@ -43,7 +43,7 @@ def test_x64_mode_follows_the_flag(jax_backend):
 def test_set_backend_x64_option():
     """x64=True turns JAX's process-wide flag on when the backend is built (the suite tests JAX
     with it on, so it is left on); the flag then rules, whoever switches it."""
-    previous = agrad._backend._global
+    previous = agrad._base.backend._global
     try:
         be = agrad.set_backend("jax", x64=True)
         assert jax.config.jax_enable_x64
@@ -52,7 +52,7 @@ def test_set_backend_x64_option():
         with jax.enable_x64(False):
             assert not be.capabilities.float64 and agrad.Tensor(2.0).dtype == agrad.float32
     finally:
-        agrad._backend._global = previous
+        agrad._base.backend._global = previous
 
 
 def test_training_steps_and_accumulation_need_no_mutation(jax_backend):

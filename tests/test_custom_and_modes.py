@@ -7,7 +7,7 @@ import pytest
 
 import agrad
 from agrad import Tensor
-from agrad._engine import _toposort
+from agrad._core.engine import _toposort
 from agrad.testing import GradcheckError, gradcheck, gradgradcheck, randn
 from tests.helpers import assert_close, to_np
 

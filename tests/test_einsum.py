@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import agrad
-from agrad._einsum import einsum_ref, normalize_subscripts
-from agrad._engine import backprop
+from agrad._core.engine import backprop
+from agrad._ops.einsum import einsum_ref, normalize_subscripts
 from agrad.testing import gradcheck, randn
 from tests.helpers import assert_close, tensor_from_np, to_np
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import agrad
-from agrad._complex_parts import complex_p, imag_p, real_p
-from agrad._engine import backprop
+from agrad._core.engine import backprop
+from agrad._ops.complex_parts import complex_p, imag_p, real_p
 from agrad.testing import gradcheck, randn
 from tests.helpers import assert_close, tensor_from_np, to_np
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import agrad
 from agrad import linalg as la
-from agrad._engine import backprop
-from agrad._primitive import raw_ops
+from agrad._core.engine import backprop
+from agrad._core.primitive import raw_ops
 from agrad.testing import gradcheck, randn
 from tests.helpers import assert_close, tensor_from_np, to_np
 

@@ -7,7 +7,7 @@
 * second derivatives: ``gradgradcheck`` (the backward pass recorded with ``create_graph=True`` and
   differentiated again).
 
-The table must exercise every differentiable primitive of ``agrad._primitive.PRIMITIVES`` (a new
+The table must exercise every differentiable primitive of ``agrad._core.primitive.PRIMITIVES`` (a new
 primitive without a recipe fails here), every primitive must have a JVP rule, every function of
 the standard must be classified, and the non-differentiable ones give results that never require
 grad.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 import agrad
-from agrad._primitive import PRIMITIVES
+from agrad._core.primitive import PRIMITIVES
 from tests.helpers import to_np
 from tests.primitive_recipes import (
     CASES,

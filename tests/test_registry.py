@@ -52,19 +52,19 @@ def test_using_backend_is_scoped_and_thread_local(backend):
         assert agrad.get_backend().name == "numpy"
     assert agrad.get_backend() is backend
     # a new thread does not inherit the block: it sees the process-wide backend
-    expected = agrad._backend._global.name if agrad._backend._global else "numpy"
+    expected = agrad._base.backend._global.name if agrad._base.backend._global else "numpy"
     assert seen["name"] == expected
 
 
 def test_set_backend_returns_and_activates():
-    previous = agrad._backend._global
+    previous = agrad._base.backend._global
     try:
         be = agrad.set_backend("array_api_strict")
         with agrad.using_backend("numpy"):
             assert agrad.get_backend().name == "numpy"
         assert be.name == "array_api_strict"
     finally:
-        agrad._backend._global = previous
+        agrad._base.backend._global = previous
 
 
 def test_mixing_tensors_of_two_backends_is_a_clear_error(backend):

@@ -40,5 +40,5 @@ def test_tensors_mix_with_raw_backend_arrays(backend):
 
 def test_default_dtype_follows_the_backend(backend):
     x = Tensor(1)
-    assert x.dtype == agrad._dtypes.from_native(backend, backend.default_float)
+    assert x.dtype == agrad._base.dtypes.from_native(backend, backend.default_float)
     assert x.requires_grad

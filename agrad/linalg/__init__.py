@@ -7,8 +7,8 @@ named tuples. See each submodule's docstring for the conventions at non-smooth p
 (singular matrices, repeated eigenvalues, the zero vector).
 """
 
-from agrad._contractions import tensordot, vecdot
-from agrad._linalg_ops import matmul, matrix_transpose
+from agrad._ops.contractions import tensordot, vecdot
+from agrad._ops.linear_algebra import matmul, matrix_transpose
 from agrad.linalg._decompositions import (
     EighResult,
     QRResult,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import device_of, extension, primitive, shape_of
+from agrad._core.primitive import device_of, extension, primitive, shape_of
 
 
 def _eye_fwd(xp: Any, like: Any, *, n: int, m: int, k: int = 0) -> Any:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from agrad._primitive import primitive, shape_of
+from agrad._core.primitive import primitive, shape_of
 from agrad.linalg._common import (
     diag_embed,
     eye_like,
@@ -66,7 +66,7 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Any:
     require_matrix("cholesky", x, square=True)
     low = cholesky_p(x)
     if upper:
-        from agrad._linalg_ops import matrix_transpose
+        from agrad._ops.linear_algebra import matrix_transpose
 
         return matrix_transpose(low)
     return low

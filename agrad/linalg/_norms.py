@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import primitive, shape_of
-from agrad._statistical import expand_reduced
+from agrad._core.primitive import primitive, shape_of
+from agrad._ops.statistical import expand_reduced
 from agrad.linalg._common import require_matrix, require_real_grad
 
 
@@ -71,9 +71,9 @@ def vector_norm(
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: float | str | None = "fro") -> Any:  # noqa: A002
     """Matrix norms over the last two axes: ``'fro'``, ``'nuc'``, ``2``, ``-2``, ``1``, ``-1``,
     ``inf``, ``-inf``; built from differentiable pieces (``vector_norm``, ``svdvals``, ``abs``)."""
-    from agrad._elementwise import abs
-    from agrad._manipulation import expand_dims
-    from agrad._statistical import max, min, sum
+    from agrad._ops.elementwise import abs
+    from agrad._ops.manipulation import expand_dims
+    from agrad._ops.statistical import max, min, sum
     from agrad.linalg._decompositions import svdvals
 
     require_matrix("matrix_norm", x)
@@ -103,7 +103,7 @@ matrix_rank_p = primitive(
 
 def matrix_rank(x: Any, /, *, rtol: float | Any | None = None) -> Any:
     """The number of singular values above ``rtol * largest`` (an integer: not differentiable)."""
-    from agrad._indexing import unwrap_key
+    from agrad._ops.indexing import unwrap_key
 
     require_matrix("matrix_rank", x)
     return matrix_rank_p(x, rtol=unwrap_key(rtol))

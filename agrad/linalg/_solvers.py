@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
-from agrad._primitive import TENSOR_OPS, primitive, shape_of, unbroadcast
+from agrad._core.primitive import TENSOR_OPS, primitive, shape_of, unbroadcast
 from agrad.linalg._common import batch_shape, col, eye_like, mT, require_matrix, require_real_grad
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
@@ -57,7 +57,7 @@ def solve(x1: Any, x2: Any, /) -> Any:
     """
     require_matrix("solve", x1, square=True)
     if len(shape_of(x2)) == 1:
-        from agrad._manipulation import expand_dims, squeeze
+        from agrad._ops.manipulation import expand_dims, squeeze
 
         return squeeze(solve_p(x1, expand_dims(x2, axis=-1)), axis=-1)
     require_matrix("solve", x2)
@@ -184,7 +184,7 @@ def matrix_power(x: Any, n: int, /) -> Any:
 
     Built from ``matmul`` and ``inv``, so its derivatives are theirs.
     """
-    from agrad._linalg_ops import matmul
+    from agrad._ops.linear_algebra import matmul
 
     require_matrix("matrix_power", x, square=True)
     if not isinstance(n, int) or isinstance(n, bool):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._primitive import extension, primitive
+from agrad._core.primitive import extension, primitive
 
 _A = (
     3.16112374387056560e00,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad import _random
-from agrad._tensor import Tensor
+from agrad._core.tensor import Tensor
+from agrad._state import random as _random
 
 
 def calculate_fan_in_and_fan_out(t: Tensor) -> tuple[int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.nn import functional_loss as F
+from agrad.nn.functional import loss as F
 from agrad.nn.module import Module
 
 

@@ -15,9 +15,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from agrad import _dtypes
-from agrad._backend import Backend, load_backend
-from agrad._tensor import Tensor
+from agrad._base import dtypes as _dtypes
+from agrad._base.backend import Backend, load_backend
+from agrad._core.tensor import Tensor
 
 
 class Parameter(Tensor):
@@ -288,7 +288,7 @@ class Module:
 
 def new_parameter(shape: tuple[int, ...], dtype: Any = None, fill: float = 0.0) -> Parameter:
     """A Parameter of ``shape`` on the active backend, filled with ``fill`` (layers then init it)."""
-    from agrad._backend import get_backend
+    from agrad._base.backend import get_backend
 
     be = get_backend()
     native = be.default_float if dtype is None else _dtypes.to_native(be, dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from agrad._tensor import Tensor, _wrap
+from agrad._core.tensor import Tensor, _wrap
 
 
 def _with_grads(parameters: Iterable[Tensor] | Tensor) -> list[Tensor]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agrad._engine import enable_grad, no_grad
-from agrad._tensor import Tensor
+from agrad._core.engine import enable_grad, no_grad
+from agrad._core.tensor import Tensor
 from agrad.nn.module import convert_value
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]

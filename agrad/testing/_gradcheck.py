@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agrad._engine import backprop, enable_grad, no_grad
-from agrad._tensor import Tensor, _wrap
+from agrad._core.engine import backprop, enable_grad, no_grad
+from agrad._core.tensor import Tensor, _wrap
 
 
 class GradcheckError(AssertionError):

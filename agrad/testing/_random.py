@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad import _dtypes
-from agrad._backend import get_backend
-from agrad._tensor import Tensor
+from agrad._base import dtypes as _dtypes
+from agrad._base.backend import get_backend
+from agrad._core.tensor import Tensor
 
 
 def _draw(kind: str, shape: Any, dtype: Any, seed: int | None, requires_grad: bool, **kw) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.nn import functional_activation as F
+from agrad.nn.functional import activation as F
 from agrad.nn.module import Module
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import agrad
-from agrad._primitive import device_of
+from agrad._core.primitive import device_of
 from agrad.nn import init
-from agrad.nn.functional_attention import attention, causal_allowed, mask_to_bias
+from agrad.nn.functional.attention import attention, causal_allowed, mask_to_bias
 from agrad.nn.layers.linear import Linear
 from agrad.nn.module import Module, new_parameter
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.nn import functional_conv as F
 from agrad.nn import init
+from agrad.nn.functional import conv as F
 from agrad.nn.module import Module, new_parameter
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.nn import functional_layers as F
+from agrad.nn.functional import layers as F
 from agrad.nn.module import Module
 
 

@@ -12,10 +12,10 @@ import math
 from typing import Any
 
 import agrad
-from agrad._primitive import device_of
+from agrad._core.primitive import device_of
 from agrad.nn import init
-from agrad.nn.functional_activation import sigmoid
-from agrad.nn.functional_layers import dropout
+from agrad.nn.functional.activation import sigmoid
+from agrad.nn.functional.layers import dropout
 from agrad.nn.module import Module, new_parameter
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agrad.nn import functional_activation as act
+from agrad.nn.functional import activation as act
 from agrad.nn.layers.attention import MultiheadAttention
 from agrad.nn.layers.dropout import Dropout
 from agrad.nn.layers.linear import Linear

@@ -1,0 +1,348 @@
+"""Primitives: an operation and its derivative rules, declared together in one place.
+
+A :class:`Primitive` is the unit the engine differentiates. It holds
+
+* ``fwd(xp, *args, **params)``: the forward computation on backend arrays with namespace ``xp``;
+* ``vjp``: one rule per positional argument, ``rule(xp, g, ans, *args, **params)`` returning the
+  cotangent for that argument (``None`` for an argument that is never differentiable);
+* ``jvp``: the forward-mode slot, one rule per argument ``rule(xp, dx, ans, *args, **params)``
+  returning that argument's contribution to the output tangent;
+* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``. A backend
+  may also register ``"<kernel>.vjp"``: a joint pull-back ``(xp, g, ans, *args, **params) ->
+  [cotangent or None per arg]`` (any indexable: it may compute each entry on demand) on raw
+  arrays that replaces the VJP rules in the fast engine mode
+  only; ``create_graph=True`` always runs the portable rules, so a kernel never changes what
+  higher-order derivatives see ("a backend only ever makes things faster, never different").
+
+Rules are written once against an Array API namespace ``xp``. The engine calls them with the
+backend's namespace and raw arrays (fast), or, for higher-order derivatives
+(``create_graph=True``), with agrad's own namespace and Tensors, so the rule itself is recorded
+and differentiable again. That is why rules use only standard functions and operators.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from agrad._base.backend import get_backend
+
+Rule = Callable[..., Any]
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+grad_mode = _GradMode()
+
+
+class _ModeState(threading.local):
+    """This thread's special modes; any of them routes primitive calls through ``_special_call``.
+
+    ``levels``: the active forward-mode levels (outermost first); ``anomaly``: detect_anomaly is
+    on; ``trackers``: checkpoint's discovery of the tensors a function closes over; ``bypass``:
+    set while the special path runs the plain primal computation.
+    """
+
+    levels: tuple = ()
+    anomaly = False
+    trackers: tuple = ()
+    bypass = False
+
+
+modes = _ModeState()
+
+FWD_ACTIVE = 0
+"""How many special modes are active in any thread: the only thing the plain call path checks."""
+BWD_ACTIVE = 0
+"""How many hooks / anomaly modes exist: the engine checks it once per backward pass."""
+_flag_lock = threading.Lock()
+
+
+def adjust_flags(fwd: int = 0, bwd: int = 0) -> None:
+    """Count a special mode in or out (``+1`` on entry, ``-1`` on exit)."""
+    global FWD_ACTIVE, BWD_ACTIVE
+    with _flag_lock:
+        FWD_ACTIVE += fwd
+        BWD_ACTIVE += bwd
+
+
+class Node:
+    """One recorded application of a primitive: what the backward pass needs from the forward.
+
+    ``args`` are the inputs as given (Tensors, Python scalars, raw arrays); ``vals`` their backend
+    values at call time (so reassigning ``x.value`` later cannot corrupt the gradient); ``out``
+    the raw output (a tuple for multi-output primitives). ``args`` is ``None`` once released.
+    """
+
+    __slots__ = ("prim", "args", "vals", "params", "out", "backend", "hooks", "site", "__weakref__")
+    # ``hooks`` ({output index: [fn]}) and ``site`` (where detect_anomaly saw it created) are set
+    # only when used, so the plain path pays nothing for them: read them with getattr(..., None).
+
+    def __init__(self, prim, args, vals, params, out, backend):
+        self.prim = prim
+        self.args = args
+        self.vals = vals
+        self.params = params
+        self.out = out
+        self.backend = backend
+
+    def release(self) -> None:
+        self.args = self.vals = self.out = None
+
+
+def _describe(values: Sequence[Any]) -> str:
+    parts = []
+    for v in values:
+        shape = getattr(v, "shape", None)
+        if shape is None:
+            parts.append(repr(v) if isinstance(v, (int, float, complex, bool)) else type(v).__name__)
+        else:
+            parts.append(f"{tuple(shape)} {getattr(v, 'dtype', '')}")
+    return ", ".join(parts)
+
+
+class Primitive:
+    """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
+
+    __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output", "joint_vjp",
+                 "joint_jvp", "vjp_kernel")
+
+    def __init__(
+        self,
+        name: str,
+        fwd: Callable[..., Any],
+        vjp: Sequence[Rule | None] | None = None,
+        jvp: Sequence[Rule | None] | None = None,
+        *,
+        kernel: str | None = None,
+        multi_output: bool = False,
+        joint_vjp: Rule | None = None,
+        joint_jvp: Rule | None = None,
+    ) -> None:
+        self.name = name
+        self.fwd = fwd
+        self.vjp = tuple(vjp) if vjp is not None else None
+        self.jvp = tuple(jvp) if jvp is not None else None
+        self.kernel = kernel
+        self.vjp_kernel = None if kernel is None else kernel + ".vjp"  # key of a raw-mode pull-back
+        self.multi_output = multi_output
+        # One rule ``(xp, g, ans, *args, **params) -> [cotangent per arg]`` instead of per-arg
+        # rules, for operations whose pull-back is one computation (custom_vjp, checkpoint).
+        self.joint_vjp = joint_vjp
+        # Likewise ``(xp, dargs, ans, *args, **params) -> output tangent`` with ``dargs[i]`` None
+        # where argument i has no tangent: for variadic ops (stack, concat), whose per-argument
+        # contributions would each be a full-size array.
+        self.joint_jvp = joint_jvp
+        if joint_vjp is not None and self.vjp is None:
+            self.vjp = ()
+
+    def __repr__(self) -> str:
+        return f"<agrad primitive {self.name}>"
+
+    def impl(self, backend) -> Callable[..., Any]:
+        """The forward for ``backend``: its fused kernel if it registered one, else ours."""
+        if self.kernel is not None:
+            return backend.kernels.get(self.kernel, self.fwd)
+        return self.fwd
+
+    def raw_joint_vjp(self, backend) -> Rule | None:
+        """The joint pull-back for the fast (raw-array) engine mode: ``backend``'s fused one if it
+        registered ``"<kernel>.vjp"``, else ``joint_vjp`` (None: use the per-argument rules)."""
+        if self.vjp_kernel is not None:
+            return backend.kernels.get(self.vjp_kernel, self.joint_vjp)
+        return self.joint_vjp
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        if FWD_ACTIVE and not modes.bypass:  # forward mode, anomaly detection, checkpoint discovery
+            return _special_call(self, args, params)
+        backend = None
+        record = False
+        plain = False  # a non-Tensor, non-scalar argument that must be checked against the backend
+        vals = []
+        for a in args:
+            if isinstance(a, Tensor):
+                b = a._backend
+                if backend is None:
+                    backend = b
+                elif b is not backend:
+                    _mixed_backends(self, args)
+                if a.requires_grad:
+                    record = True
+                vals.append(a.value)
+            else:
+                vals.append(a)
+                if a is not None and type(a) not in _SCALARS:
+                    plain = True
+        if backend is None:
+            backend = get_backend()
+        elif plain:
+            for v in vals:
+                if not (v is None or type(v) in _SCALARS or backend.is_array(v)):
+                    _foreign_array(self, v, backend)
+        fwd = self.fwd if self.kernel is None else backend.kernels.get(self.kernel, self.fwd)
+        try:
+            out = fwd(backend.xp, *vals, **params)
+        except (TypeError, ValueError, IndexError, RuntimeError) as e:
+            raise _op_error(self, e, vals, backend) from e
+        if record and self.vjp is not None and grad_mode.enabled:
+            node = Node(self, args, vals, params, out, backend)
+            if self.multi_output:
+                return tuple(_wrap(o, backend, node, i) for i, o in enumerate(out))
+            return _wrap(out, backend, node, 0)
+        if self.multi_output:
+            return tuple(_wrap(o, backend, None, 0) for o in out)
+        return _wrap(out, backend, None, 0)
+
+
+_SCALARS = frozenset((int, float, complex, bool))
+
+
+def _op_error(prim: Primitive, e: Exception, vals: Sequence[Any], backend) -> Exception:
+    msg = f"agrad.{prim.name} failed on backend {backend.name!r} for inputs ({_describe(vals)}): {e}"
+    try:
+        return type(e)(msg)
+    except Exception:  # an exception class that cannot be built from one message
+        return RuntimeError(msg)
+
+
+def _mixed_backends(prim: Primitive, args: Sequence[Any]) -> None:
+    names = sorted({a._backend.name for a in args if isinstance(a, Tensor)})
+    raise ValueError(
+        f"agrad.{prim.name}: its inputs live on different backends ({', '.join(names)}). "
+        "Move one of them first with tensor.to_backend(name), or create both inside the same "
+        "agrad.using_backend(...) block."
+    )
+
+
+def _foreign_array(prim: Primitive, v: Any, backend) -> None:
+    raise TypeError(
+        f"agrad.{prim.name}: got a {type(v).__module__}.{type(v).__name__}, which is not an "
+        f"array of the active backend {backend.name!r}. Wrap it first: agrad.Tensor(value) "
+        "converts it to the active backend."
+    )
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+"""Every primitive declared with :func:`primitive`, by name: the test-suite's table of ops."""
+
+
+def primitive(
+    name: str,
+    fwd: Callable[..., Any],
+    vjp: Sequence[Rule | None] | None = None,
+    jvp: Sequence[Rule | None] | None = None,
+    **kw: Any,
+) -> Primitive:
+    """Declare a primitive: forward, VJP rules and JVP rules side by side (see module doc)."""
+    prim = Primitive(name, fwd, vjp, jvp, **kw)
+    PRIMITIVES.setdefault(name, prim)
+    return prim
+
+
+def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
+    """A primitive call while a special mode is on: the plain call, then the modes' extra work."""
+    st = modes
+    st.bypass = True
+    try:
+        out = prim(*args, **params)
+    finally:
+        st.bypass = False
+    for tracker in st.trackers:
+        tracker.saw(args, out)
+    if st.anomaly:
+        _mode_hooks["anomaly"](prim, out)
+    if st.levels and prim.vjp is not None:
+        _mode_hooks["forward"](prim, args, params, out, st.levels)
+    return out
+
+
+_mode_hooks: dict[str, Callable[..., Any]] = {}
+"""The special modes' per-call work, registered by ``agrad._core.forward`` and ``agrad._core.anomaly``."""
+
+
+# --- rule helpers, shared by every chapter ------------------------------------------------------
+
+
+def unbroadcast(xp: Any, g: Any, shape: tuple) -> Any:
+    """Sum ``g`` down to ``shape``: undoes NumPy-style broadcasting of an input of that shape."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    gshape = tuple(gshape)
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and gshape[i + lead] != 1
+    )
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return xp.reshape(g, shape)
+
+
+def device_of(a: Any) -> Any:
+    """``a``'s device, or ``None`` (the namespace's default) for arrays that have none (Dask)."""
+    return getattr(a, "device", None)
+
+
+def shape_of(a: Any) -> tuple:
+    shape = getattr(a, "shape", ())
+    return shape if type(shape) is tuple else tuple(shape)
+
+
+# --- the namespace a rule receives as ``xp`` ----------------------------------------------------
+
+EXTENSIONS: dict[str, Primitive] = {}
+"""Non-standard primitives (scatter-add, einsum, conv...) that rules may call as ``xp.<name>``."""
+
+
+def extension(prim: Primitive) -> Primitive:
+    """Make ``prim`` callable from rules as ``xp.<prim.name>`` in both engine modes."""
+    EXTENSIONS[prim.name] = prim
+    return prim
+
+
+class RawOps:
+    """The backend namespace plus agrad's extensions, on raw arrays: the fast engine mode."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+
+    def __getattr__(self, name: str) -> Any:
+        prim = EXTENSIONS.get(name)
+        if prim is not None:
+            impl, xp = prim.impl(self._backend), self._backend.xp
+
+            def value(*a: Any, **k: Any) -> Any:
+                return impl(xp, *a, **k)
+        else:
+            value = getattr(self._backend.xp, name)
+        setattr(self, name, value)  # cache: later lookups are plain attribute reads
+        return value
+
+
+class TensorOps:
+    """agrad's own namespace plus the extensions, on Tensors: rules become differentiable."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = EXTENSIONS.get(name)
+        if value is None:
+            import agrad
+
+            value = getattr(agrad, name)
+        setattr(self, name, value)
+        return value
+
+
+TENSOR_OPS = TensorOps()
+
+
+def raw_ops(backend) -> RawOps:
+    ops = getattr(backend, "_raw_ops", None)
+    if ops is None:
+        ops = backend._raw_ops = RawOps(backend)
+    return ops
+
+
+from agrad._core.tensor import Tensor, _wrap  # noqa: E402  (Tensor's operators import primitives)

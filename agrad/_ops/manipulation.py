@@ -1,0 +1,255 @@
+"""Manipulation functions (the standard's chapter): reshaping, transposing, broadcasting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agrad._core.primitive import primitive, shape_of, unbroadcast
+
+
+def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a % len(axes)] = i
+    return tuple(inv)
+
+
+reshape_p = primitive(
+    "reshape",
+    lambda xp, x, *, shape: xp.reshape(x, shape),
+    vjp=(lambda xp, g, ans, x, *, shape: xp.reshape(g, shape_of(x)),),
+    jvp=(lambda xp, dx, ans, x, *, shape: xp.reshape(dx, shape),),
+)
+permute_dims_p = primitive(
+    "permute_dims",
+    lambda xp, x, *, axes: xp.permute_dims(x, axes),
+    vjp=(lambda xp, g, ans, x, *, axes: xp.permute_dims(g, _inverse_perm(axes)),),
+    jvp=(lambda xp, dx, ans, x, *, axes: xp.permute_dims(dx, axes),),
+)
+broadcast_to_p = primitive(
+    "broadcast_to",
+    lambda xp, x, *, shape: xp.broadcast_to(x, shape),
+    vjp=(lambda xp, g, ans, x, *, shape: unbroadcast(xp, g, shape_of(x)),),
+    jvp=(lambda xp, dx, ans, x, *, shape: xp.broadcast_to(dx, shape),),
+)
+expand_dims_p = primitive(
+    "expand_dims",
+    lambda xp, x, *, axis: xp.expand_dims(x, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, axis: xp.reshape(g, shape_of(x)),),
+    jvp=(lambda xp, dx, ans, x, *, axis: xp.expand_dims(dx, axis=axis),),
+)
+squeeze_p = primitive(
+    "squeeze",
+    lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, axis: xp.reshape(g, shape_of(x)),),
+    jvp=(lambda xp, dx, ans, x, *, axis: xp.squeeze(dx, axis=axis),),
+)
+
+
+def _split_rule(i: int):
+    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+        start = sum(shape_of(a)[axis] for a in arrays[:i])
+        stop = start + shape_of(arrays[i])[axis]
+        key = (slice(None),) * (axis % len(shape_of(g))) + (slice(start, stop), Ellipsis)
+        return g[key]
+
+    return rule
+
+
+def _concat_fwd(xp: Any, *arrays: Any, axis: int) -> Any:
+    return xp.concat(arrays, axis=axis)
+
+
+def _stack_rule(i: int):
+    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+        key = (slice(None),) * (axis % len(shape_of(g))) + (i, Ellipsis)
+        return g[key]
+
+    return rule
+
+
+_MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunked
+
+
+def _variadic(name: str, fwd: Any, rule: Any) -> Any:
+    def joint_jvp(xp: Any, dargs: list, ans: Any, *arrays: Any, axis: int) -> Any:
+        # One pass over the tangents (zeros where an input has none): a per-argument rule
+        # would build a full-size contribution for each input.
+        ds = tuple(xp.zeros_like(a) if d is None else d for d, a in zip(dargs, arrays))
+        return fwd(xp, *ds, axis=axis)
+
+    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)), joint_jvp=joint_jvp)
+
+
+concat_p = _variadic("concat", _concat_fwd, _split_rule)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule)
+
+
+def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:
+    """Join arrays along an existing axis (``axis=None`` flattens first)."""
+    arrays = tuple(arrays)
+    if axis is None:
+        arrays = tuple(reshape(a, (-1,)) for a in arrays)
+        axis = 0
+    if len(arrays) > _MAX_ARITY:
+        return concat_p(*(concat(arrays[i:i + _MAX_ARITY], axis=axis)
+                          for i in range(0, len(arrays), _MAX_ARITY)), axis=axis)
+    return concat_p(*arrays, axis=axis)
+
+
+def stack(arrays: tuple[Any, ...] | list[Any], /, *, axis: int = 0) -> Any:
+    """Join arrays along a new axis."""
+    arrays = tuple(arrays)
+    if len(arrays) > _MAX_ARITY:
+        parts = [stack(arrays[i:i + _MAX_ARITY], axis=axis) for i in range(0, len(arrays), _MAX_ARITY)]
+        return concat(parts, axis=axis)
+    return stack_p(*arrays, axis=axis)
+
+
+def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Any:
+    """``x`` with a new shape (one entry may be -1)."""
+    return reshape_p(x, shape=tuple(shape))
+
+
+def permute_dims(x: Any, /, axes: tuple[int, ...]) -> Any:
+    """``x`` with its axes reordered."""
+    return permute_dims_p(x, axes=tuple(axes))
+
+
+def broadcast_to(x: Any, /, shape: tuple[int, ...]) -> Any:
+    """``x`` broadcast to ``shape``; the gradient sums over the broadcast axes."""
+    return broadcast_to_p(x, shape=tuple(shape))
+
+
+def expand_dims(x: Any, /, axis: int) -> Any:
+    """``x`` with a new axis of length 1 at ``axis``."""
+    return expand_dims_p(x, axis=axis)
+
+
+def squeeze(x: Any, /, axis: int | tuple[int, ...]) -> Any:
+    """``x`` without the length-1 axes ``axis``."""
+    return squeeze_p(x, axis=axis)
+
+
+# --- flip, roll, tile, repeat -----------------------------------------------------------------
+
+
+def _axes_or_all(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if isinstance(axis, int) else axis))
+
+
+flip_p = primitive(
+    "flip",
+    lambda xp, x, *, axis: xp.flip(x, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, axis: xp.flip(g, axis=axis),),
+    jvp=(lambda xp, dx, ans, x, *, axis: xp.flip(dx, axis=axis),),
+)
+
+
+def _neg_shift(shift: Any) -> Any:
+    return -shift if isinstance(shift, int) else tuple(-s for s in shift)
+
+
+roll_p = primitive(
+    "roll",
+    lambda xp, x, *, shift, axis: xp.roll(x, shift, axis=axis),
+    vjp=(lambda xp, g, ans, x, *, shift, axis: xp.roll(g, _neg_shift(shift), axis=axis),),
+    jvp=(lambda xp, dx, ans, x, *, shift, axis: xp.roll(dx, shift, axis=axis),),
+)
+
+
+def _tile_vjp(xp: Any, g: Any, ans: Any, x: Any, *, repetitions: tuple) -> Any:
+    # The output is (r0*s0, r1*s1, ...): view it as (r0, s0, r1, s1, ...) and sum over the r's.
+    shape = shape_of(x)
+    reps = (1,) * (len(shape_of(g)) - len(repetitions)) + tuple(repetitions)
+    full = (1,) * (len(reps) - len(shape)) + shape
+    split = tuple(n for pair in zip(reps, full) for n in pair)
+    g = xp.sum(xp.reshape(g, split), axis=tuple(range(0, len(split), 2)))
+    return xp.reshape(g, shape)
+
+
+tile_p = primitive(
+    "tile",
+    lambda xp, x, *, repetitions: xp.tile(x, repetitions),
+    vjp=(_tile_vjp,),
+    jvp=(lambda xp, dx, ans, x, *, repetitions: xp.tile(dx, repetitions),),
+)
+
+
+def flip(x: Any, /, *, axis: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` with the order of elements reversed along ``axis`` (all axes by default)."""
+    return flip_p(x, axis=axis)
+
+
+def roll(x: Any, /, shift: int | tuple[int, ...], *, axis: int | tuple[int, ...] | None = None) -> Any:
+    """``x`` rolled by ``shift`` along ``axis`` (flattened when ``axis`` is None)."""
+    return roll_p(x, shift=shift if isinstance(shift, int) else tuple(shift),
+                  axis=axis if axis is None or isinstance(axis, int) else tuple(axis))
+
+
+def tile(x: Any, repetitions: tuple[int, ...], /) -> Any:
+    """``x`` repeated ``repetitions[i]`` times along each axis; the gradient sums the copies."""
+    return tile_p(x, repetitions=tuple(repetitions))
+
+
+def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Any:
+    """Each element of ``x`` repeated ``repeats`` times along ``axis`` (flattened if None).
+
+    Written as ``take`` with repeated indices, so its gradient is ``take``'s segment sum.
+    """
+    from agrad._base.promotion import backend_of
+    from agrad._ops.indexing import take, unwrap_key
+
+    if axis is None:
+        x = reshape(x, (-1,))
+        axis = 0
+    be = backend_of(x)
+    xp = be.xp
+    n = tuple(x.shape)[axis]
+    reps = unwrap_key(repeats)
+    index = xp.repeat(xp.arange(n, device=be.device), reps)
+    return take(x, index, axis=axis)
+
+
+# --- compositions: no primitive of their own ---------------------------------------------------
+
+
+def moveaxis(x: Any, source: int | tuple[int, ...], destination: int | tuple[int, ...], /) -> Any:
+    """``x`` with the axes ``source`` moved to ``destination`` (a permutation)."""
+    n = len(x.shape)
+    src = _axes_or_all(source, n)
+    dst = _axes_or_all(destination, n)
+    if len(src) != len(dst):
+        raise ValueError(f"moveaxis: source {source} and destination {destination} differ in length")
+    order = [a for a in range(n) if a not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return permute_dims(x, tuple(order))
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, as a tuple (each one differentiable)."""
+    n = len(x.shape)
+    axis = axis % n
+    return tuple(x[(slice(None),) * axis + (i, Ellipsis)] for i in range(x.shape[axis]))
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape the given shapes broadcast to (the standard's rules)."""
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for s in shapes:
+        for i, n in enumerate(s, ndim - len(s)):
+            if n != 1 and out[i] not in (1, n):
+                raise ValueError(f"shapes {shapes} cannot be broadcast together (axis {i - ndim})")
+            if n != 1:
+                out[i] = n
+    return tuple(out)
+
+
+def broadcast_arrays(*arrays: Any) -> list[Any]:
+    """The arrays broadcast to their common shape (each one differentiable)."""
+    shape = broadcast_shapes(*(tuple(a.shape) for a in arrays))
+    return [broadcast_to(a, shape) for a in arrays]

@@ -1,0 +1,75 @@
+"""Set functions (the standard's chapter): ``unique_*``. None is differentiable (the values of a
+set are not a smooth function of the input); their results never require grad."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from agrad._core.primitive import device_of, primitive
+
+
+class UniqueAllResult(NamedTuple):
+    values: Any
+    indices: Any
+    inverse_indices: Any
+    counts: Any
+
+
+class UniqueCountsResult(NamedTuple):
+    values: Any
+    counts: Any
+
+
+class UniqueInverseResult(NamedTuple):
+    values: Any
+    inverse_indices: Any
+
+
+def _unique_all_fwd(xp: Any, x: Any) -> tuple[Any, ...]:
+    try:
+        return tuple(xp.unique_all(x))
+    except NotImplementedError:  # PyTorch: built from unique_inverse and unique_counts
+        values, inverse = xp.unique_inverse(x)
+        counts = xp.unique_counts(x)[1]
+        flat = xp.reshape(inverse, (-1,))
+        order = xp.argsort(flat, stable=True)
+        targets = xp.arange(values.shape[0], dtype=flat.dtype, device=device_of(x))
+        first = xp.searchsorted(xp.take(flat, order), targets, side="left")
+        return values, xp.take(order, first), inverse, counts
+
+
+unique_all_p = primitive("unique_all", _unique_all_fwd, multi_output=True)
+unique_counts_p = primitive("unique_counts", lambda xp, x: tuple(xp.unique_counts(x)), multi_output=True)
+unique_inverse_p = primitive("unique_inverse", lambda xp, x: tuple(xp.unique_inverse(x)),
+                             multi_output=True)
+unique_values_p = primitive("unique_values", lambda xp, x: xp.unique_values(x))
+
+
+def unique_all(x: Any, /) -> UniqueAllResult:
+    """Unique values, the index of each one's first occurrence, the inverse indices, the counts."""
+    return UniqueAllResult(*unique_all_p(x))
+
+
+def unique_counts(x: Any, /) -> UniqueCountsResult:
+    """Unique values and how often each occurs."""
+    return UniqueCountsResult(*unique_counts_p(x))
+
+
+def unique_inverse(x: Any, /) -> UniqueInverseResult:
+    """Unique values and, for each element of ``x``, the index of its value among them."""
+    return UniqueInverseResult(*unique_inverse_p(x))
+
+
+def unique_values(x: Any, /) -> Any:
+    """The unique values of ``x``."""
+    return unique_values_p(x)
+
+
+isin_p = primitive("isin", lambda xp, x1, x2, *, invert: xp.isin(x1, x2, invert=invert))
+
+
+def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
+    """Whether each element of ``x1`` occurs in ``x2`` (not differentiable)."""
+    from agrad._base.promotion import promote
+
+    return isin_p(*promote(x1, x2), invert=invert)

@@ -1,0 +1,1 @@
+"""Layer 4: training state: seeding, safetensors checkpoints, materialising lazy tensors."""
