@@ -8,8 +8,8 @@ One ``Tensor``, one engine, any registered array backend (NumPy by default)::
     x.value, x.grad                     # 1.0, 36.0
 """
 
-# ruff: noqa: I001 - order matters at the end (nn, optim import the core)
-from agrad._core.anomaly import detect_anomaly, is_anomaly_enabled
+import sys as _sys
+
 from agrad._base.backend import (
     Backend,
     BackendError,
@@ -23,11 +23,29 @@ from agrad._base.backend import (
     using_backend,
 )
 
-# --- transformations: higher-order and forward-mode derivatives ---------------------------------
-from agrad._transforms.checkpoint import checkpoint
-
 # --- the standard's chapters (keep each block's names sorted) --------------------------------
 from agrad._base.constants import e, inf, nan, newaxis, pi
+from agrad._base.dtypes import (
+    DType,
+    bool,
+    complex64,
+    complex128,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+    uint16,
+    uint32,
+    uint64,
+)
+from agrad._base.kernels import KernelSpec, declared_kernels
+from agrad._base.modes import enable_grad, inference_mode, is_grad_enabled, no_grad
+from agrad._core.anomaly import detect_anomaly, is_anomaly_enabled
+from agrad._core.primitive import Primitive, primitive
+from agrad._core.tensor import Tensor
 from agrad._ops.contractions import tensordot, vecdot
 from agrad._ops.creation import (
     arange,
@@ -48,7 +66,6 @@ from agrad._ops.creation import (
     zeros,
     zeros_like,
 )
-from agrad._transforms.custom import custom_jvp, custom_vjp
 from agrad._ops.data_type_functions import (
     astype,
     can_cast,
@@ -57,22 +74,6 @@ from agrad._ops.data_type_functions import (
     isdtype,
     result_type,
     to_device,
-)
-from agrad._base.dtypes import (
-    DType,
-    bool,
-    complex64,
-    complex128,
-    float32,
-    float64,
-    int8,
-    int16,
-    int32,
-    int64,
-    uint8,
-    uint16,
-    uint32,
-    uint64,
 )
 from agrad._ops.einsum import einsum
 from agrad._ops.elementwise import (
@@ -144,12 +145,6 @@ from agrad._ops.elementwise import (
     tanh,
     trunc,
 )
-from agrad._core.engine import enable_grad, inference_mode, is_grad_enabled, no_grad
-from agrad._ops.indexing import (
-    scatter_add,
-    take,
-    take_along_axis,
-)
 from agrad._ops.info import __array_namespace_info__
 from agrad._ops.linear_algebra import matmul, matrix_transpose
 from agrad._ops.manipulation import (
@@ -169,8 +164,11 @@ from agrad._ops.manipulation import (
     tile,
     unstack,
 )
-from agrad._state.materialize import materialize
-from agrad._core.primitive import Primitive, primitive
+from agrad._ops.scatter import (
+    scatter_add,
+    take,
+    take_along_axis,
+)
 from agrad._ops.searching import argmax, argmin, nonzero, searchsorted, where
 from agrad._ops.set_functions import isin, unique_all, unique_counts, unique_inverse, unique_values
 from agrad._ops.sorting import argsort, sort
@@ -186,7 +184,12 @@ from agrad._ops.statistical import (
     sum,
     var,
 )
-from agrad._core.tensor import Tensor
+from agrad._ops.utility import all, any, diff
+from agrad._state.materialize import materialize
+
+# --- transformations: higher-order and forward-mode derivatives ---------------------------------
+from agrad._transforms.checkpoint import checkpoint
+from agrad._transforms.custom import custom_jvp, custom_vjp
 from agrad._transforms.functional import (
     grad,
     hessian,
@@ -198,19 +201,17 @@ from agrad._transforms.functional import (
     value_and_grad,
     vjp,
 )
-from agrad._ops.utility import all, any, diff
 
 # isort: split
-# The standard's extensions (issue 3); imported after the main namespace that their rules use.
-from agrad import fft, linalg
-
-
-# --- agrad.nn / agrad.optim: seeding, checkpoints, the subpackages (they import the core above) ---
-from agrad._state.random import manual_seed  # noqa: E402
-from agrad._state.serialization import CheckpointError, load, save  # noqa: E402
-from agrad import nn, optim  # noqa: E402
+# The extensions and the subpackages: above the main namespace, whose functions they use; then
+# the Tensor's operators and methods, installed once everything they call exists.
+from agrad import _methods, fft, linalg, nn, optim
+from agrad._state.random import manual_seed
+from agrad._state.serialization import CheckpointError, load, save
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 
 __version__ = "0.1.0"
 __array_api_version__ = "2025.12"
+
+_methods.install(_sys.modules[__name__])  # also: this namespace is what rules see on Tensors

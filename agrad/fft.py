@@ -19,7 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from agrad._core.primitive import device_of, extension, primitive, shape_of
+from agrad._base.backend import get_backend
+from agrad._base.dtypes import to_native
+from agrad._core.primitive import TENSOR_OPS, device_of, extension, primitive, shape_of
+from agrad._core.tensor import Tensor, _wrap
 from agrad._ops import complex_parts as cp
 
 _DUAL = {"backward": "forward", "forward": "backward", "ortho": "ortho"}
@@ -32,7 +35,6 @@ def _check_norm(name: str, norm: str) -> str:
 
 
 def _as_tensor(x: Any) -> Any:
-    from agrad._core.tensor import Tensor
 
     return x if isinstance(x, Tensor) else Tensor(x, requires_grad=False)
 
@@ -119,7 +121,6 @@ def _fit(xp: Any, x: Any, n: int, axis: int) -> Any:
 
 
 def _fit_tensor(x: Any, n: int | None, axis: int, name: str) -> Any:
-    from agrad._core.primitive import TENSOR_OPS
 
     x = _as_tensor(x)
     if n is None:
@@ -225,9 +226,6 @@ def ihfft(x: Any, /, *, n: int | None = None, axis: int = -1, norm: str = "backw
 
 
 def _freq(name: str, n: int, d: float, dtype: Any, device: Any) -> Any:
-    from agrad._base.backend import get_backend
-    from agrad._base.dtypes import to_native
-    from agrad._core.tensor import _wrap
 
     be = get_backend()
     kw = {"d": d, "device": device or be.device}

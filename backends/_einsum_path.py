@@ -6,6 +6,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import agrad
+
 
 @lru_cache(maxsize=1024)
 def contraction_path(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[tuple[int, ...], ...]:
@@ -19,7 +21,7 @@ def contraction_path(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> tu
 
 
 def planned_einsum(xp: Any, *operands: Any, subscripts: str) -> Any:
-    from agrad._ops.einsum import einsum_ref
-
+    """The declared reference (pairwise contractions) with opt_einsum's order as its ``path``."""
     shapes = tuple(tuple(o.shape) for o in operands)
-    return einsum_ref(xp, *operands, subscripts=subscripts, path=contraction_path(subscripts, shapes))
+    reference = agrad.declared_kernels()["einsum"].reference
+    return reference(xp, *operands, subscripts=subscripts, path=contraction_path(subscripts, shapes))

@@ -5,8 +5,9 @@ Contracts are the ones documented in ``agrad/nn/functional/conv.py`` (``unfold2d
 ``conv2d``, ``conv2d_input_grad``, ``conv2d_weight_grad``, ``max_pool2d``),
 ``agrad/nn/functional/activation.py`` (``relu``, ``gelu``), ``agrad/nn/functional/loss.py``
 (``cross_entropy``) and ``agrad/optim/adam.py`` (``adam_update``).
-``"<name>.vjp"`` entries are raw-mode joint pull-backs (see ``agrad._core.primitive``): they replace
-the portable VJP rules only when no graph of the backward pass is recorded.
+``"<name>.vjp"`` entries are raw-mode joint pull-backs: they replace the portable VJP rules only
+when no graph of the backward pass is recorded. A kernel that does not handle its input (a dtype,
+a layout, a size below Numba's threshold) returns ``NotImplemented`` and the reference runs.
 
 Why these are faster than the portable references (numbers: ``python -m bench``, kernel table):
 the reference cuts each of the kh*kw patch positions as a slice and ``stack``s them, and its
@@ -38,10 +39,7 @@ def unfold2d(xp: Any, x: Any, *, kernel_size, stride, padding, dilation, pad_val
     n, c, h, w = x.shape
     ho, wo = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
     if ho < 1 or wo < 1:
-        from agrad.nn.functional.conv import unfold2d_ref  # raises the reference's clear error
-
-        return unfold2d_ref(xp, x, kernel_size=kernel_size, stride=stride, padding=padding,
-                            dilation=dilation, pad_value=pad_value)
+        return NotImplemented  # the portable reference runs
     if ph or pw:
         padded = np.full((n, c, h + 2 * ph, w + 2 * pw), pad_value, dtype=x.dtype)
         padded[:, :, ph:ph + h, pw:pw + w] = x
@@ -117,9 +115,7 @@ def max_pool2d(xp: Any, x: Any, *, kernel_size, stride, padding, dilation) -> np
 
 def max_pool2d_vjp(xp: Any, g: Any, ans: Any, x: Any, **p: Any) -> list:
     if not (_numba_ok(x) and isinstance(g, np.ndarray) and g.dtype == x.dtype):
-        from agrad.nn.functional.conv import _max_pool_dx
-
-        return [_max_pool_dx(xp, g, ans, x, **p)]
+        return NotImplemented  # the portable reference runs
     from agrad_backends import _numba_pool
 
     dx = np.zeros(x.shape, x.dtype)
@@ -139,9 +135,7 @@ def gelu(xp: Any, x: Any, *, approximate: str) -> np.ndarray:
     if approximate == "tanh":
         return gelu_tanh(xp, x)
     if not _numba_ok(x):
-        from agrad.nn.functional.activation import _gelu_ref
-
-        return _gelu_ref(xp, x, approximate=approximate)
+        return NotImplemented  # the portable reference runs
     from agrad_backends import _numba_special as sp
 
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -154,9 +148,7 @@ def gelu_vjp(xp: Any, g: Any, ans: Any, x: Any, *, approximate: str) -> list:
     if approximate == "tanh":
         return [gelu_tanh_grad(xp, g, x)]
     if not _numba_ok(x):
-        from agrad.nn.functional.activation import _gelu_dx
-
-        return [_gelu_dx(xp, g, ans, x, approximate=approximate)]
+        return NotImplemented  # the portable reference runs
     from agrad_backends import _numba_special as sp
 
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -174,9 +166,7 @@ def gelu_vjp(xp: Any, g: Any, ans: Any, x: Any, *, approximate: str) -> list:
 
 def erf(xp: Any, x: Any) -> np.ndarray:
     if not _numba_ok(x):
-        from agrad.nn._special import erf_ref
-
-        return erf_ref(xp, x)
+        return NotImplemented  # the portable reference runs
     from agrad_backends import _numba_special as sp
 
     flat = np.ascontiguousarray(x).reshape(-1)
@@ -222,9 +212,7 @@ def cross_entropy(xp: Any, z: Any, m: Any) -> np.ndarray:
     """Per-row ``-sum_c m log_softmax(z) = lse(z) sum_c m - sum_c m z`` (the contract in
     ``agrad/nn/functional/loss.py``); the reference builds four (R, C) temporaries."""
     if not (isinstance(z, np.ndarray) and z.dtype in _FLOATS and np.shape(m) == z.shape):
-        from agrad.nn.functional.loss import _ce_fwd
-
-        return _ce_fwd(xp, z, m)
+        return NotImplemented  # the portable reference runs
     m = np.asarray(m, dtype=z.dtype)
     return _row_lse(z) * m.sum(axis=-1) - np.einsum("...c,...c->...", m, z)
 
@@ -242,9 +230,7 @@ class _LazyGrads:
 
 def cross_entropy_vjp(xp: Any, g: Any, ans: Any, z: Any, m: Any) -> Any:
     if not (isinstance(z, np.ndarray) and z.dtype in _FLOATS and np.shape(m) == z.shape):
-        from agrad.nn.functional.loss import _ce_dm, _ce_dz
-
-        return _LazyGrads(lambda: _ce_dz(xp, g, ans, z, m), lambda: _ce_dm(xp, g, ans, z, m))
+        return NotImplemented  # the portable reference runs
     m = np.asarray(m, dtype=z.dtype)
     g = np.asarray(g, dtype=z.dtype)[..., None]
     lse = _row_lse(z)[..., None]
@@ -270,9 +256,7 @@ def adam_update(xp: Any, param: Any, grad: Any, exp_avg: Any, exp_avg_sq: Any, m
     arrays = (param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq)
     if not (_numba_ok(param) and all(isinstance(a, np.ndarray) and a.dtype == param.dtype
                                      and a.shape == param.shape for a in arrays)):
-        from agrad.optim.adam import adam_update as reference
-
-        return reference(xp, *arrays, **hyper)
+        return NotImplemented  # the portable reference runs
     from agrad_backends import _numba_optim
 
     return _numba_optim.adam_update(*arrays, **hyper)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad import Backend, BackendError, Capabilities
+from agrad import Backend, BackendError
+from agrad_backends._factory import new_backend, take_options
 
 
 def make_backend(**options: Any) -> Backend:
@@ -18,11 +19,7 @@ def make_backend(**options: Any) -> Backend:
     import cupy
     import cupyx
 
-    from agrad_backends._rng import PhiloxRNG
-
-    ordinal = options.pop("device", None)
-    if options:
-        raise TypeError(f"cupy backend: unknown options {sorted(options)} (known: device)")
+    (ordinal,) = take_options("cupy", options, {"device": None})
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as e:  # no driver, or a driver without a device
@@ -50,12 +47,5 @@ def make_backend(**options: Any) -> Backend:
         cupyx.scatter_add(out, key, g)
         return out
 
-    return Backend(
-        name="cupy",
-        xp=xp,
-        is_array=is_array,
-        device=device,
-        capabilities=Capabilities(),
-        rng=PhiloxRNG(convert),
-        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add},
-    )
+    kernels = {"index_scatter": index_scatter, "scatter_add": scatter_add}
+    return new_backend("cupy", xp, is_array, convert, device=device, kernels=kernels)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from agrad import Backend, Capabilities
+from agrad_backends._factory import new_backend, take_options
 
 
 def make_backend(**options: Any) -> Backend:
@@ -25,13 +26,10 @@ def make_backend(**options: Any) -> Backend:
     import dask.array as da
 
     from agrad_backends._dask_namespace import make_namespace
-    from agrad_backends._rng import PhiloxRNG
 
     xp = make_namespace()
 
-    chunks = options.pop("chunks", "auto")
-    if options:
-        raise TypeError(f"dask backend: unknown options {sorted(options)} (known: chunks)")
+    (chunks,) = take_options("dask", options, {"chunks": "auto"})
 
     def is_array(obj: Any) -> bool:
         return isinstance(obj, da.Array)
@@ -42,11 +40,5 @@ def make_backend(**options: Any) -> Backend:
     def materialize(arrays: Any) -> Any:
         return dask.persist(*arrays)
 
-    return Backend(
-        name="dask",
-        xp=xp,
-        is_array=is_array,
-        capabilities=Capabilities(lazy=True, data_dependent_shapes=False),
-        rng=PhiloxRNG(convert),
-        materializer=materialize,
-    )
+    capabilities = Capabilities(lazy=True, data_dependent_shapes=False)
+    return new_backend("dask", xp, is_array, convert, capabilities=capabilities, materializer=materialize)

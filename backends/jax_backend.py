@@ -17,13 +17,14 @@ from dataclasses import replace
 from typing import Any
 
 from agrad import Backend, Capabilities
+from agrad_backends._factory import new_backend, take_options
 from agrad_backends._keys import hits_each_position_once
 
 
 class JaxBackend(Backend):
     """A :class:`agrad.Backend` whose 64-bit capability follows JAX's ``jax_enable_x64`` flag."""
 
-    def __post_init__(self) -> None:
+    def resolve_defaults(self) -> None:
         import jax
 
         self._config = jax.config
@@ -45,7 +46,7 @@ class JaxBackend(Backend):
                 "default_float": defaults["real floating"],
                 "default_int": defaults["integral"],
                 "default_index": defaults["indexing"],
-                "dtype_tables": None,
+                "cache": {},
             }
         return state
 
@@ -70,16 +71,14 @@ class JaxBackend(Backend):
     def default_index(self) -> Any:
         return self._state()["default_index"]
 
-    @property
-    def _dtype_tables(self) -> Any:  # agrad._base.dtypes caches its tables here, one pair per flag
-        tables = self._state()["dtype_tables"]
-        if tables is None:
-            raise AttributeError("_dtype_tables")
-        return tables
+    @property  # type: ignore[override]
+    def cache(self) -> dict:
+        """agrad's derived tables (dtypes above all) differ with the flag: one cache per flag."""
+        return self._state()["cache"]
 
-    @_dtype_tables.setter
-    def _dtype_tables(self, value: Any) -> None:
-        self._state()["dtype_tables"] = value
+    @cache.setter
+    def cache(self, value: dict) -> None:
+        self.__dict__["_initial_cache"] = value  # the dataclass __init__'s empty dict: unused
 
 
 def index_scatter(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
@@ -106,12 +105,7 @@ def make_backend(**options: Any) -> Backend:
     import jax
     import jax.numpy as jnp
 
-    from agrad_backends._rng import PhiloxRNG
-
-    x64 = options.pop("x64", None)
-    device = options.pop("device", None)
-    if options:
-        raise TypeError(f"jax backend: unknown options {sorted(options)} (known: x64, device)")
+    x64, device = take_options("jax", options, {"x64": None, "device": None})
     if x64 is not None:
         jax.config.update("jax_enable_x64", bool(x64))
     if isinstance(device, str):
@@ -125,12 +119,14 @@ def make_backend(**options: Any) -> Backend:
     def convert(a: Any, dtype: Any) -> Any:
         return jnp.asarray(a, dtype=dtype, device=device)
 
-    return JaxBackend(
-        name="jax",
-        xp=jnp,
-        is_array=is_array,
+    kernels = {"index_scatter": index_scatter, "scatter_add": scatter_add, "setitem": setitem}
+    return new_backend(
+        "jax",
+        jnp,
+        is_array,
+        convert,
+        backend_class=JaxBackend,
         device=device,
         capabilities=Capabilities(immutable=True),
-        rng=PhiloxRNG(convert),
-        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add, "setitem": setitem},
+        kernels=kernels,
     )

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad import Backend, Capabilities
+from agrad import Backend
+from agrad_backends._factory import new_backend, take_options
 
 
 def make_backend(**options: Any) -> Backend:
     import array_api_compat.numpy as xp
     import numpy as np
 
-    from agrad_backends._rng import PhiloxRNG
     from agrad_backends.numpy_kernels import KERNELS
 
     def is_array(obj: Any) -> bool:
@@ -27,19 +27,9 @@ def make_backend(**options: Any) -> Backend:
     def convert(a: np.ndarray, dtype: Any) -> np.ndarray:
         return a if dtype is None else a.astype(dtype, copy=False)
 
-    device = options.pop("device", None)
-    if options.pop("reuse_memory", False):  # opt-in, process-wide: see _numpy_memory
+    device, reuse_memory = take_options("numpy", options, {"device": None, "reuse_memory": False})
+    if reuse_memory:  # opt-in, process-wide: see _numpy_memory
         from agrad_backends._numpy_memory import reuse_freed_memory
 
         reuse_freed_memory()
-    if options:
-        raise TypeError(f"numpy backend: unknown options {sorted(options)} (known: device, reuse_memory)")
-    return Backend(
-        name="numpy",
-        xp=xp,
-        is_array=is_array,
-        device=device,
-        capabilities=Capabilities(),
-        rng=PhiloxRNG(convert),
-        kernels=dict(KERNELS),
-    )
+    return new_backend("numpy", xp, is_array, convert, device=device, kernels=dict(KERNELS))

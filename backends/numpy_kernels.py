@@ -6,8 +6,8 @@ at least ``NUMBA_MIN_SIZE`` elements in all, to a Numba loop
 ``np.add.at``; ``python -m bench`` measures all three against
 the core's sort+cumsum reference. ``index_scatter`` (the gradient of ``x[key]``) assigns when
 no position can be hit twice and falls back to ``np.add.at`` for integer-array keys.
-``gelu_tanh`` / ``gelu_tanh_grad`` are cache-blocked NumPy (:mod:`agrad_backends._numpy_blocked`);
-agrad.nn's kernels (convolution, pooling, GELU, erf, Adam) are in :mod:`agrad_backends._numpy_nn`.
+agrad.nn's kernels (convolution, pooling, GELU, erf, cross-entropy, Adam) are in
+:mod:`agrad_backends._numpy_nn`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from agrad_backends._einsum_path import planned_einsum
 from agrad_backends._keys import hits_each_position_once
 from agrad_backends._numba_config import use_numba, use_parallel
-from agrad_backends._numpy_blocked import gelu_tanh, gelu_tanh_grad
+from agrad_backends._numpy_nn import KERNELS as NN_KERNELS
 
 _NUMBA_DTYPES = frozenset(map(np.dtype, ("float32", "float64", "complex64", "complex128")))
 
@@ -73,14 +74,9 @@ def _numba_scatter_add(values: np.ndarray, index: np.ndarray, out: np.ndarray) -
         )
 
 
-from agrad_backends._einsum_path import planned_einsum  # noqa: E402
-from agrad_backends._numpy_nn import KERNELS as NN_KERNELS  # noqa: E402
-
 KERNELS = {
     "index_scatter": index_scatter,
     "scatter_add": scatter_add,
     "einsum": planned_einsum,
-    "gelu_tanh": gelu_tanh,  # the tanh-form GELU kernels, also behind "gelu" (see _numpy_nn)
-    "gelu_tanh_grad": gelu_tanh_grad,
     **NN_KERNELS,
 }

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad import Backend, Capabilities
+from agrad import Backend
+from agrad_backends._factory import new_backend, take_options
 
 
 def make_backend(**options: Any) -> Backend:
     import array_api_strict as xp
-
-    from agrad_backends._rng import PhiloxRNG
 
     array_type = type(xp.asarray(0))
 
@@ -24,14 +23,5 @@ def make_backend(**options: Any) -> Backend:
     def convert(a: Any, dtype: Any) -> Any:
         return xp.asarray(a, dtype=dtype) if dtype is not None else xp.asarray(a)
 
-    device = options.pop("device", None)
-    if options:
-        raise TypeError(f"array_api_strict backend: unknown options {sorted(options)}")
-    return Backend(
-        name="array_api_strict",
-        xp=xp,
-        is_array=is_array,
-        device=device,
-        capabilities=Capabilities(),
-        rng=PhiloxRNG(convert),
-    )
+    (device,) = take_options("array_api_strict", options, {"device": None}, list_known=False)
+    return new_backend("array_api_strict", xp, is_array, convert, device=device)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad import Backend, Capabilities
+from agrad import Backend
+from agrad_backends._factory import new_backend, take_options
 
 
 def make_backend(**options: Any) -> Backend:
@@ -13,11 +14,9 @@ def make_backend(**options: Any) -> Backend:
 
     from agrad_backends._einsum_path import planned_einsum
     from agrad_backends._keys import hits_each_position_once
-    from agrad_backends._rng import PhiloxRNG
 
-    device = torch.device(options.pop("device", "cpu"))
-    if options:
-        raise TypeError(f"torch backend: unknown options {sorted(options)} (known: device)")
+    (device,) = take_options("torch", options, {"device": "cpu"})
+    device = torch.device(device)
 
     def is_array(obj: Any) -> bool:
         return isinstance(obj, torch.Tensor)
@@ -32,20 +31,11 @@ def make_backend(**options: Any) -> Backend:
             return out
         if isinstance(key, torch.Tensor) and key.dtype != torch.bool:
             return out.index_put_((key,), g, accumulate=True)
-        from agrad._ops.indexing import index_scatter_ref
-
-        return index_scatter_ref(xp, g, shape=shape, key=key)
+        return NotImplemented  # boolean masks and mixed keys: the portable reference
 
     def scatter_add(xp: Any, values: Any, *, index: Any, size: int) -> Any:
         out = torch.zeros((size, *values.shape[1:]), dtype=values.dtype, device=values.device)
         return out.index_add_(0, index, values)
 
-    return Backend(
-        name="torch",
-        xp=xp,
-        is_array=is_array,
-        device=device,
-        capabilities=Capabilities(),
-        rng=PhiloxRNG(convert),
-        kernels={"index_scatter": index_scatter, "scatter_add": scatter_add, "einsum": planned_einsum},
-    )
+    kernels = {"index_scatter": index_scatter, "scatter_add": scatter_add, "einsum": planned_einsum}
+    return new_backend("torch", xp, is_array, convert, device=device, kernels=kernels)

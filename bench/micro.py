@@ -48,7 +48,7 @@ def scatter_add_rows(backend) -> list[list[str]]:
 
 
 def _scatter_add_impls(backend, values_np: np.ndarray, index_np: np.ndarray, size: int) -> dict:
-    from agrad._ops.indexing import segment_sum_ref
+    from agrad._ops.scatter import segment_sum_ref
 
     kernel, xp = backend.kernels.get("scatter_add"), backend.xp
     values, index = backend.asarray(values_np), backend.asarray(index_np)
@@ -100,7 +100,7 @@ def index_scatter_rows(backend) -> list[list[str]]:
 
 
 def _index_scatter_impls(backend, g_np: np.ndarray, shape: tuple, key_np: Any) -> dict:
-    from agrad._ops.indexing import index_scatter_ref
+    from agrad._ops.scatter import index_scatter_ref
 
     kernel, xp = backend.kernels.get("index_scatter"), backend.xp
     g = backend.asarray(g_np)

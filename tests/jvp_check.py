@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 import agrad
-from agrad._core.engine import no_grad
+from agrad._base.modes import no_grad
 from agrad._core.tensor import Tensor, _wrap
 from tests.helpers import to_np
 

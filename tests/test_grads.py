@@ -132,7 +132,7 @@ def test_boolean_mask_indexing(backend):
 
 def test_scatter_add_reference_equals_kernel(backend):
     """The portable segment sum and the backend's kernel agree, duplicates included."""
-    from agrad._ops.indexing import segment_sum_ref
+    from agrad._ops.scatter import segment_sum_ref
 
     xp = backend.xp
     index = xp.asarray([3, 0, 3, 3, 1])

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+from agrad._base import kernels as _kernels
+
 ENTRY_POINT_GROUP = "agrad.backends"
 DEFAULT_BACKEND = "numpy"
 
@@ -47,9 +49,10 @@ class Capabilities:
 class Backend:
     """One array library as agrad sees it.
 
-    ``xp`` is a namespace conforming to the Array API standard. ``kernels`` maps a kernel name
-    (e.g. ``"scatter_add"``, ``"layer_norm"``) to a function that replaces the core's portable
-    reference of the same name: it must return the same values, only faster. ``rng`` is an object
+    ``xp`` is a namespace conforming to the Array API standard. ``kernels`` maps a declared kernel
+    name (e.g. ``"scatter_add"``, ``"layer_norm"``; :mod:`agrad._base.kernels` lists them) to a
+    function that replaces the core's portable reference of the same name: it must return the
+    same values, only faster, or ``NotImplemented`` to let the reference run. ``rng`` is an object
     with ``seed(int)``, ``uniform(shape, dtype, low, high)``, ``normal(shape, dtype)``,
     ``integers(shape, low, high)`` returning arrays of this backend (the standard has no random
     numbers). ``is_array(obj)`` tells the backend's arrays from anything else.
@@ -65,8 +68,23 @@ class Backend:
     options: Mapping[str, Any] = field(default_factory=dict)
     materializer: Callable[[Sequence[Any]], Sequence[Any]] | None = None
     """How :meth:`materialize` evaluates arrays (Dask: ``dask.persist``); ``None``: nothing to do."""
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """agrad's tables derived from this backend, built on first use: ``"dtypes"`` (agrad dtype <->
+    native), ``"scalars"`` (the Python scalar types each native dtype combines with unchanged),
+    ``"raw_ops"`` (the namespace rules see in the fast engine mode). A backend may pre-fill an
+    entry to override how it is derived."""
 
     def __post_init__(self) -> None:
+        try:
+            self.kernels = _kernels.checked(self.name, self.kernels)
+        except ValueError as e:
+            raise BackendError(str(e)) from None
+        self.resolve_defaults()
+
+    def resolve_defaults(self) -> None:
+        """Set ``device`` (if not given) and the default dtypes from the namespace's info; called
+        once on construction. A subclass whose defaults follow run-time state (JAX's x64 flag)
+        overrides it and serves them as properties."""
         info = self.xp.__array_namespace_info__()
         if self.device is None:
             self.device = info.default_device()

@@ -1,8 +1,8 @@
 """agrad's own dtype objects: one set for every backend.
 
 ``Tensor.dtype`` is always one of these, so ``x.dtype == agrad.float32`` holds whatever array
-library is underneath. Each backend maps them to and from its native dtypes (cached on the
-backend object).
+library is underneath. Each backend maps them to and from its native dtypes (kept in the backend's
+``cache["dtypes"]``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def is_floating(dtype: DType) -> bool:
 
 
 def _tables(backend: Any) -> tuple[dict, dict]:
-    tables = getattr(backend, "_dtype_tables", None)
+    tables = backend.cache.get("dtypes")
     if tables is None:
         to_native, from_native = {}, {}
         xp = backend.xp
@@ -76,7 +76,7 @@ def _tables(backend: Any) -> tuple[dict, dict]:
             from_native[native] = d
             if made is not None:
                 from_native[made] = d
-        tables = backend._dtype_tables = (to_native, from_native)
+        tables = backend.cache["dtypes"] = (to_native, from_native)
     return tables
 
 

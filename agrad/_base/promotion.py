@@ -15,8 +15,7 @@ Where the standard leaves promotion undefined, agrad picks one rule for every ba
   array the complex dtype of the same precision;
 * ``uint64`` with a signed integer has no common dtype: a ``TypeError`` says to cast explicitly.
 
-The fast path (both operands of one dtype, or a scalar of the operand's kind) costs one dtype
-comparison; nothing else is done there.
+This module holds the tables and the dtype arithmetic; ``agrad._ops.promote`` converts operands.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from agrad._base import dtypes as _dtypes
+from agrad._base.backend import get_backend
 from agrad._base.dtypes import (
     DType,
     complex64,
@@ -123,8 +123,6 @@ def _dtype_of(x: Any, backend: Any) -> DType:
 
 def result_type(*arrays_and_dtypes: Any) -> DType:
     """The standard's ``result_type``: the dtype an operation on these operands returns."""
-    from agrad._base.backend import get_backend
-
     backend = get_backend()
     dts: list[DType] = []
     scalars = []
@@ -171,62 +169,14 @@ def scalar_passthrough(backend: Any) -> dict[Any, tuple[type, ...]]:
     The operators' fast path: ``tensor * 2.0`` needs one dict lookup to know that the backend
     gives the standard's result without any conversion.
     """
-    table = getattr(backend, "_agrad_scalar_ok", None)
+    table = backend.cache.get("scalars")
     if table is None:
         table = {native: _PASS[d.kind] for native, d in _dtypes._tables(backend)[1].items()}
-        backend._agrad_scalar_ok = table
+        backend.cache["scalars"] = table
     return table
-
-
-def promote(x1: Any, x2: Any) -> tuple[Any, Any]:
-    """``x1`` and ``x2`` (Tensors, backend arrays or Python scalars) converted to their common dtype.
-
-    Called by every binary element-wise function and operator before the primitive. Returns the
-    operands unchanged when they already agree (the common case), else with the differentiable
-    ``astype`` applied to the operand(s) that must change.
-    """
-    s1 = type(x1) in _SCALARS
-    s2 = type(x2) in _SCALARS
-    if s1 and s2:
-        from agrad._ops.creation import asarray
-
-        x1 = asarray(x1)
-        s1 = False
-    if s2 or s1:
-        arr, scalar = (x1, x2) if s2 else (x2, x1)
-        backend = backend_of(arr)
-        d = _dtype_of(arr, backend)
-        want = scalar_result(d, scalar, backend)
-        if want is d:
-            return x1, x2
-        arr = _astype(arr, want, backend)
-        return (arr, x2) if s2 else (x1, arr)
-    b1 = getattr(x1, "_backend", None)
-    b2 = getattr(x2, "_backend", None)
-    if b1 is not b2 and b1 is not None and b2 is not None:
-        return x1, x2  # two backends: the primitive raises the clear error
-    v1 = x1 if b1 is None else x1.value
-    v2 = x2 if b2 is None else x2.value
-    if v1.dtype == v2.dtype:
-        return x1, x2
-    backend = b1 or b2 or backend_of(None)
-    d1, d2 = _dtypes.from_native(backend, v1.dtype), _dtypes.from_native(backend, v2.dtype)
-    want = promote_types(d1, d2)
-    return (x1 if d1 is want else _astype(x1, want, backend),
-            x2 if d2 is want else _astype(x2, want, backend))
 
 
 def backend_of(x: Any) -> Any:
     """The backend of a Tensor, else the active one (for raw arrays and Python scalars)."""
     be = getattr(x, "_backend", None)
-    if be is None:
-        from agrad._base.backend import get_backend
-
-        be = get_backend()
-    return be
-
-
-def _astype(x: Any, dtype: DType, backend: Any) -> Any:
-    from agrad._ops.data_type_functions import astype_p
-
-    return astype_p(x, dtype=_dtypes.to_native(backend, dtype), copy=False)
+    return get_backend() if be is None else be

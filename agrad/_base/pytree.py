@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 TreeDef = Any  # None for a leaf, else (kind, keys, children)
@@ -37,14 +37,6 @@ def _build(treedef: TreeDef, it: Iterator[Any]) -> Any:
     if kind is dict:
         return dict(zip(keys, built))
     return kind(built) if kind in (tuple, list) else kind(*built)
-
-
-def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
-    """``fn`` applied leaf-wise to ``tree`` (and to the matching leaves of ``rest``)."""
-    leaves, treedef = tree_flatten(tree)
-    others = [tree_flatten(r)[0] for r in rest]
-    return tree_unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
-
 
 def same_structure(a: TreeDef, b: TreeDef) -> bool:
     if a is None or b is None:

@@ -15,7 +15,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from agrad._core.primitive import _mode_hooks, adjust_flags, modes
+from agrad._base.modes import modes, using_modes
+from agrad._core.primitive import _mode_hooks
 from agrad._core.tensor import Tensor
 
 _AGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the agrad package
@@ -24,14 +25,8 @@ _AGRAD_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
     """Raise ``FloatingPointError`` at the first op that produces NaN/Inf, forward or backward."""
-    previous = modes.anomaly
-    modes.anomaly = True
-    adjust_flags(fwd=1, bwd=1)
-    try:
+    with using_modes(anomaly=True):
         yield
-    finally:
-        modes.anomaly = previous
-        adjust_flags(fwd=-1, bwd=-1)
 
 
 def is_anomaly_enabled() -> bool:

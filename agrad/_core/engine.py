@@ -11,62 +11,14 @@ them on Tensors with agrad's namespace, so the backward pass is itself recorded.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
+from agrad._base.modes import grad_mode, modes
 from agrad._core import anomaly as _anomaly
 from agrad._core import hooks as _hooks
-from agrad._core import primitive as _primitive
-from agrad._core.primitive import TENSOR_OPS, Node, grad_mode, raw_ops
+from agrad._core.primitive import TENSOR_OPS, Node, raw_ops
 from agrad._core.tensor import Tensor, _wrap
-
-
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Record nothing inside the block (this thread only): inference and optimizer updates."""
-    previous = grad_mode.enabled
-    grad_mode.enabled = False
-    try:
-        yield
-    finally:
-        grad_mode.enabled = previous
-
-
-@contextlib.contextmanager
-def enable_grad() -> Iterator[None]:
-    """Record again inside a :func:`no_grad` block."""
-    previous = grad_mode.enabled
-    grad_mode.enabled = True
-    try:
-        yield
-    finally:
-        grad_mode.enabled = previous
-
-
-@contextlib.contextmanager
-def inference_mode() -> Iterator[None]:
-    """Record nothing at all inside the block (this thread only).
-
-    :func:`no_grad` stops reverse-mode recording only: an enclosing ``agrad.jvp`` still pushes
-    tangents through the block (as in PyTorch, whose forward AD ignores no_grad).
-    ``inference_mode`` also suspends forward-mode levels, so its results are plain constants
-    for every transform: use it for pure inference.
-    """
-    from agrad._core.forward import suspended_levels
-
-    previous = grad_mode.enabled
-    grad_mode.enabled = False
-    try:
-        with suspended_levels():
-            yield
-    finally:
-        grad_mode.enabled = previous
-
-
-def is_grad_enabled() -> bool:
-    return grad_mode.enabled
-
 
 _RELEASED = (
     "this graph was already released by an earlier backward pass; pass retain_graph=True to "
@@ -167,7 +119,7 @@ def backprop(
     result: dict[int, tuple[Tensor, Any]] = {}
     wanted = {id(t): t for t in inputs} if inputs is not None else None
     stop = wanted if stop_at_inputs else None
-    special = _primitive.BWD_ACTIVE  # hooks or anomaly detection exist somewhere
+    anomaly = modes.anomaly  # this thread's detect_anomaly: check every cotangent
     roots = []
     for out, ct in zip(outputs, cotangents):
         if not out.requires_grad:
@@ -190,26 +142,22 @@ def backprop(
             gs = pending.pop(id(node), None)
             if gs is None or reach is not None and id(node) not in reach:
                 continue
-            if special:
+            if node.hooks is not None:
                 gs = _hooks.run_node_hooks(node, gs, create_graph)
             if wanted is not None:
                 _capture(node, gs, wanted, result)
-            _pull_back(node, gs, pending, result, stop, create_graph, special)
+            _pull_back(node, gs, pending, result, stop, create_graph, anomaly)
             if not retain:
                 node.release()
-        if special:
+        if _hooks.LEAF_HOOKS:
             _hooks.run_leaf_hooks(result, create_graph)
     finally:
         grad_mode.enabled = previous
     return result
 
 
-def grad_mode_for(create_graph: bool) -> contextlib.AbstractContextManager:
-    return enable_grad() if create_graph else no_grad()
-
-
 def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_graph: bool,
-               special: int = 0) -> None:
+               anomaly: bool) -> None:
     prim, backend, params = node.prim, node.backend, node.params
     if create_graph:
         xp = TENSOR_OPS
@@ -229,11 +177,15 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
     else:
         g = gs[0]
     joint = joint_rule(xp, g, ans, *args, **params) if joint_rule is not None else None
-    vjp = prim.vjp
+    if joint is NotImplemented:  # a fused pull-back declined: the portable rules run
+        joint = prim.joint_vjp(xp, g, ans, *args, **params) if prim.joint_vjp is not None else None
+    vjp, each = prim.vjp, prim.variadic_vjp
     for i, a in enumerate(node.args):
         if isinstance(a, Tensor) and a.requires_grad:
             if joint is not None:
                 gi = joint[i]
+            elif each is not None:
+                gi = each(i, xp, g, ans, *args, **params)
             else:
                 rule = vjp[i] if i < len(vjp) else None
                 if rule is None:
@@ -241,7 +193,7 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
                 gi = rule(xp, g, ans, *args, **params)
             if gi is None:
                 continue
-            if special:
+            if anomaly:
                 _anomaly.check_backward(node, i, gi)
             if not create_graph:
                 want, got = a.value.dtype, gi.dtype

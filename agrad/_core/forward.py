@@ -19,7 +19,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from agrad._core.primitive import TENSOR_OPS, Primitive, _mode_hooks, adjust_flags, modes
+from agrad._base.modes import modes, using_modes
+from agrad._core.primitive import TENSOR_OPS, Primitive, _mode_hooks
 from agrad._core.tensor import Tensor
 
 
@@ -51,25 +52,8 @@ class ForwardLevel:
 def forward_level() -> Iterator[ForwardLevel]:
     """Open a new innermost forward-mode level for the duration of the block."""
     level = ForwardLevel()
-    previous = modes.levels
-    modes.levels = (*previous, level)
-    adjust_flags(fwd=1)
-    try:
+    with using_modes(levels=(*modes.levels, level)):
         yield level
-    finally:
-        modes.levels = previous
-        adjust_flags(fwd=-1)
-
-
-@contextlib.contextmanager
-def suspended_levels(keep: tuple = ()) -> Iterator[None]:
-    """Run the block with only the levels ``keep`` active (``()``: none)."""
-    previous = modes.levels
-    modes.levels = keep
-    try:
-        yield
-    finally:
-        modes.levels = previous
 
 
 class MissingJVPRule(NotImplementedError):
@@ -94,7 +78,7 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: 
         jvp_rules = prim.jvp or ()
         vjp_rules = prim.vjp or ()
         total: Any = None
-        modes.levels = levels[:k]  # only the outer levels see the tangent computation
+        modes.set(levels=levels[:k])  # only the outer levels see the tangent computation
         try:
             if prim.joint_jvp is not None:
                 total = prim.joint_jvp(TENSOR_OPS, dargs, out, *args, **params)
@@ -112,7 +96,7 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: 
             if total is not None:
                 _store(level, out, total, prim.multi_output)
         finally:
-            modes.levels = levels
+            modes.set(levels=levels)
 
 
 def _add(a: Any, b: Any, multi: bool) -> Any:
@@ -124,14 +108,12 @@ def _add(a: Any, b: Any, multi: bool) -> Any:
 def _fit(t: Tensor, like: Tensor) -> Tensor:
     """A tangent contribution broadcast to its primal's shape (rules may return a broadcastable
     contribution, e.g. ``da`` for ``a + b`` with a smaller ``a``)."""
-    import agrad
-
     if not isinstance(t, Tensor):
         t = Tensor(t, requires_grad=False, backend=like._backend)
     if t.shape != like.shape:
-        t = agrad.broadcast_to(t, like.shape)
+        t = TENSOR_OPS.broadcast_to(t, like.shape)
     if t.value.dtype != like.value.dtype:
-        t = agrad.astype(t, like.dtype)
+        t = TENSOR_OPS.astype(t, like.dtype)
     return t
 
 

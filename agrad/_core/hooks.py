@@ -2,11 +2,10 @@
 
 A hook receives the tensor's finished gradient (a Tensor; differentiable under
 ``create_graph=True``) and may return a replacement (or ``None`` to keep it). Hooks of a
-non-leaf tensor live on the node that produced it and run when the walk reaches that node, before
-the gradient flows further; hooks of a leaf run on its total gradient at the end of the pass.
-Registering a hook raises ``agrad._core.primitive.BWD_ACTIVE``, the only thing the engine checks on
-the plain path (once per backward pass); the count drops again when the hook is removed or its
-tensor dies.
+non-leaf tensor live on the node that produced it (they go with the graph: a released node
+drops them) and run when the walk reaches that node, before the gradient flows further; hooks of
+a leaf run on its total gradient at the end of the pass and go when the leaf dies. Nothing is
+counted globally: a backward pass looks only at the nodes it walks and the leaves it reaches.
 """
 
 from __future__ import annotations
@@ -15,32 +14,37 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from agrad._core.primitive import adjust_flags
 from agrad._core.tensor import Tensor, _wrap
 
 Hook = Callable[[Tensor], Any]
 
-_LEAF_HOOKS: dict[int, tuple[weakref.ref, list[Hook]]] = {}
+LEAF_HOOKS: dict[int, tuple[weakref.ref, list[Hook]]] = {}
+"""``{id(leaf): (weakref to the leaf, its hooks)}``; an entry leaves with its tensor."""
+
+
+def _forget(ref: weakref.ref, key: int) -> None:
+    entry = LEAF_HOOKS.get(key)
+    if entry is not None and entry[0] is ref:
+        del LEAF_HOOKS[key]
 
 
 class RemovableHandle:
     """Returned by ``register_hook``; ``handle.remove()`` unregisters the hook."""
 
-    __slots__ = ("_hooks", "_fn", "_key", "_done", "__weakref__")
+    __slots__ = ("_hooks", "_fn", "_key", "__weakref__")
 
     def __init__(self, hooks: list[Hook], fn: Hook, key: int | None) -> None:
-        self._hooks, self._fn, self._key, self._done = hooks, fn, key, False
-        adjust_flags(bwd=1)
+        self._hooks, self._fn, self._key = hooks, fn, key
 
     def remove(self) -> None:
-        if self._done:
+        hooks, self._hooks = self._hooks, None
+        if hooks is None:
             return
-        self._done = True
-        if self._fn in self._hooks:
-            self._hooks.remove(self._fn)
-        if self._key is not None and not self._hooks:
-            _LEAF_HOOKS.pop(self._key, None)
-        adjust_flags(bwd=-1)
+        if self._fn in hooks:
+            hooks.remove(self._fn)
+        entry = LEAF_HOOKS.get(self._key) if self._key is not None else None
+        if entry is not None and entry[1] is hooks and not hooks:
+            del LEAF_HOOKS[self._key]
 
 
 def register_hook(t: Tensor, fn: Hook) -> RemovableHandle:
@@ -55,27 +59,28 @@ def register_hook(t: Tensor, fn: Hook) -> RemovableHandle:
     node = t._node
     if node is None:
         key = id(t)
-        entry = _LEAF_HOOKS.get(key)
+        entry = LEAF_HOOKS.get(key)
         if entry is None or entry[0]() is not t:
-            entry = _LEAF_HOOKS[key] = (weakref.ref(t), [])
-        hooks, owner = entry[1], t
+            ref = weakref.ref(t, lambda r, key=key: _forget(r, key))
+            entry = LEAF_HOOKS[key] = (ref, [])
+        hooks = entry[1]
     else:
+        if node.args is None:
+            raise RuntimeError("register_hook on a tensor whose graph was already released by a "
+                               "backward pass: run the forward pass again")
         key = None
-        table = getattr(node, "hooks", None)
-        if table is None:
-            table = node.hooks = {}
-        hooks, owner = table.setdefault(t._idx, []), node
+        if node.hooks is None:
+            node.hooks = {}
+        hooks = node.hooks.setdefault(t._idx, [])
     hooks.append(fn)
-    handle = RemovableHandle(hooks, fn, key)
-    weakref.finalize(owner, handle.remove)
-    return handle
+    return RemovableHandle(hooks, fn, key)
 
 
 def retain_grad(t: Tensor) -> None:
     """Keep a non-leaf tensor's gradient in ``.grad`` after backward (leaves always keep it)."""
     if t._node is None:
         return
-    hooks = getattr(t._node, "hooks", None) or {}
+    hooks = t._node.hooks or {}
     if any(getattr(fn, "_agrad_retain", False) for fn in hooks.get(t._idx, ())):
         return
     ref = weakref.ref(t)
@@ -109,7 +114,7 @@ def _apply(fns: list[Hook], g: Any, backend, create_graph: bool) -> Any:
 
 def run_node_hooks(node: Any, gs: list, create_graph: bool) -> list:
     """The finished output cotangents of ``node`` after its tensors' hooks."""
-    table = getattr(node, "hooks", None)
+    table = node.hooks
     if table:
         for idx, fns in table.items():
             if fns and gs[idx] is not None:
@@ -119,9 +124,7 @@ def run_node_hooks(node: Any, gs: list, create_graph: bool) -> list:
 
 def run_leaf_hooks(result: dict, create_graph: bool) -> None:
     """Apply leaf hooks to the leaves' total gradients in a backprop ``result`` (in place)."""
-    if not _LEAF_HOOKS:
-        return
     for key, (t, g) in list(result.items()):
-        entry = _LEAF_HOOKS.get(key)
+        entry = LEAF_HOOKS.get(key)
         if entry is not None and entry[0]() is t and entry[1]:
             result[key] = (t, _apply(entry[1], g, t._backend, create_graph))

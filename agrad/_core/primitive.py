@@ -7,12 +7,15 @@ A :class:`Primitive` is the unit the engine differentiates. It holds
   cotangent for that argument (``None`` for an argument that is never differentiable);
 * ``jvp``: the forward-mode slot, one rule per argument ``rule(xp, dx, ans, *args, **params)``
   returning that argument's contribution to the output tangent;
-* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``. A backend
-  may also register ``"<kernel>.vjp"``: a joint pull-back ``(xp, g, ans, *args, **params) ->
-  [cotangent or None per arg]`` (any indexable: it may compute each entry on demand) on raw
-  arrays that replaces the VJP rules in the fast engine mode
-  only; ``create_graph=True`` always runs the portable rules, so a kernel never changes what
-  higher-order derivatives see ("a backend only ever makes things faster, never different").
+* ``variadic_vjp``: for operations of any arity (``concat``, ``stack``), one rule
+  ``rule(i, xp, g, ans, *args, **params)`` for every argument ``i`` instead of a rule per position;
+* ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``, declared in
+  :mod:`agrad._base.kernels` together with ``"<kernel>.vjp"``: a joint pull-back ``(xp, g, ans,
+  *args, **params) -> [cotangent or None per arg]`` (any indexable: it may compute each entry on
+  demand) on raw arrays that replaces the VJP rules in the fast engine mode only;
+  ``create_graph=True`` always runs the portable rules, so a kernel never changes what
+  higher-order derivatives see. A kernel returning ``NotImplemented`` declines the call and the
+  portable reference runs.
 
 Rules are written once against an Array API namespace ``xp``. The engine calls them with the
 backend's namespace and raw arrays (fast), or, for higher-order derivatives
@@ -22,51 +25,15 @@ and differentiable again. That is why rules use only standard functions and oper
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from agrad._base import kernels as _kernels
 from agrad._base.backend import get_backend
+from agrad._base.modes import grad_mode, modes
+from agrad._core.tensor import Tensor, _wrap
 
 Rule = Callable[..., Any]
-
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-grad_mode = _GradMode()
-
-
-class _ModeState(threading.local):
-    """This thread's special modes; any of them routes primitive calls through ``_special_call``.
-
-    ``levels``: the active forward-mode levels (outermost first); ``anomaly``: detect_anomaly is
-    on; ``trackers``: checkpoint's discovery of the tensors a function closes over; ``bypass``:
-    set while the special path runs the plain primal computation.
-    """
-
-    levels: tuple = ()
-    anomaly = False
-    trackers: tuple = ()
-    bypass = False
-
-
-modes = _ModeState()
-
-FWD_ACTIVE = 0
-"""How many special modes are active in any thread: the only thing the plain call path checks."""
-BWD_ACTIVE = 0
-"""How many hooks / anomaly modes exist: the engine checks it once per backward pass."""
-_flag_lock = threading.Lock()
-
-
-def adjust_flags(fwd: int = 0, bwd: int = 0) -> None:
-    """Count a special mode in or out (``+1`` on entry, ``-1`` on exit)."""
-    global FWD_ACTIVE, BWD_ACTIVE
-    with _flag_lock:
-        FWD_ACTIVE += fwd
-        BWD_ACTIVE += bwd
 
 
 class Node:
@@ -78,8 +45,9 @@ class Node:
     """
 
     __slots__ = ("prim", "args", "vals", "params", "out", "backend", "hooks", "site", "__weakref__")
-    # ``hooks`` ({output index: [fn]}) and ``site`` (where detect_anomaly saw it created) are set
-    # only when used, so the plain path pays nothing for them: read them with getattr(..., None).
+    # ``hooks`` ({output index: [fn]}, or None) belong to the graph: release() drops them with it.
+    # ``site`` (where detect_anomaly saw the node created) is set only when used: read it with
+    # getattr(node, "site", None).
 
     def __init__(self, prim, args, vals, params, out, backend):
         self.prim = prim
@@ -88,9 +56,10 @@ class Node:
         self.params = params
         self.out = out
         self.backend = backend
+        self.hooks = None
 
     def release(self) -> None:
-        self.args = self.vals = self.out = None
+        self.args = self.vals = self.out = self.hooks = None
 
 
 def _describe(values: Sequence[Any]) -> str:
@@ -108,7 +77,7 @@ class Primitive:
     """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
 
     __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output", "joint_vjp",
-                 "joint_jvp", "vjp_kernel")
+                 "joint_jvp", "vjp_kernel", "variadic_vjp")
 
     def __init__(
         self,
@@ -121,6 +90,7 @@ class Primitive:
         multi_output: bool = False,
         joint_vjp: Rule | None = None,
         joint_jvp: Rule | None = None,
+        variadic_vjp: Rule | None = None,
     ) -> None:
         self.name = name
         self.fwd = fwd
@@ -136,7 +106,8 @@ class Primitive:
         # where argument i has no tangent: for variadic ops (stack, concat), whose per-argument
         # contributions would each be a full-size array.
         self.joint_jvp = joint_jvp
-        if joint_vjp is not None and self.vjp is None:
+        self.variadic_vjp = variadic_vjp
+        if (joint_vjp is not None or variadic_vjp is not None) and self.vjp is None:
             self.vjp = ()
 
     def __repr__(self) -> str:
@@ -145,18 +116,21 @@ class Primitive:
     def impl(self, backend) -> Callable[..., Any]:
         """The forward for ``backend``: its fused kernel if it registered one, else ours."""
         if self.kernel is not None:
-            return backend.kernels.get(self.kernel, self.fwd)
+            kernel = backend.kernels.get(self.kernel)
+            if kernel is not None:
+                return _or_reference(kernel, self.fwd)
         return self.fwd
 
     def raw_joint_vjp(self, backend) -> Rule | None:
         """The joint pull-back for the fast (raw-array) engine mode: ``backend``'s fused one if it
-        registered ``"<kernel>.vjp"``, else ``joint_vjp`` (None: use the per-argument rules)."""
+        registered ``"<kernel>.vjp"``, else ``joint_vjp`` (None: use the per-argument rules).
+        A fused one may return ``NotImplemented``: the engine then runs the portable rules."""
         if self.vjp_kernel is not None:
             return backend.kernels.get(self.vjp_kernel, self.joint_vjp)
         return self.joint_vjp
 
     def __call__(self, *args: Any, **params: Any) -> Any:
-        if FWD_ACTIVE and not modes.bypass:  # forward mode, anomaly detection, checkpoint discovery
+        if modes.special:  # forward mode, anomaly detection, checkpoint discovery (this thread)
             return _special_call(self, args, params)
         backend = None
         record = False
@@ -185,6 +159,8 @@ class Primitive:
         fwd = self.fwd if self.kernel is None else backend.kernels.get(self.kernel, self.fwd)
         try:
             out = fwd(backend.xp, *vals, **params)
+            if out is NotImplemented:  # the kernel declined: the portable reference runs
+                out = self.fwd(backend.xp, *vals, **params)
         except (TypeError, ValueError, IndexError, RuntimeError) as e:
             raise _op_error(self, e, vals, backend) from e
         if record and self.vjp is not None and grad_mode.enabled:
@@ -239,17 +215,29 @@ def primitive(
     """Declare a primitive: forward, VJP rules and JVP rules side by side (see module doc)."""
     prim = Primitive(name, fwd, vjp, jvp, **kw)
     PRIMITIVES.setdefault(name, prim)
+    if prim.kernel is not None:
+        _kernels.declare(prim.kernel, fwd, f"agrad primitive {name}")
+        _kernels.declare(prim.vjp_kernel, prim.joint_vjp, f"agrad primitive {name}", "joint vjp")
     return prim
+
+
+def _or_reference(kernel: Callable[..., Any], reference: Callable[..., Any]) -> Callable[..., Any]:
+    def call(xp: Any, *args: Any, **params: Any) -> Any:
+        out = kernel(xp, *args, **params)
+        return reference(xp, *args, **params) if out is NotImplemented else out
+
+    return call
 
 
 def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
     """A primitive call while a special mode is on: the plain call, then the modes' extra work."""
     st = modes
-    st.bypass = True
+    st.bypass, st.special = True, False
     try:
         out = prim(*args, **params)
     finally:
         st.bypass = False
+        st.refresh()
     for tracker in st.trackers:
         tracker.saw(args, out)
     if st.anomaly:
@@ -323,14 +311,21 @@ class RawOps:
 
 
 class TensorOps:
-    """agrad's own namespace plus the extensions, on Tensors: rules become differentiable."""
+    """agrad's own namespace plus the extensions, on Tensors: rules become differentiable.
+
+    The namespace is the public ``agrad`` module, which sits above this layer: the package binds
+    it with :meth:`bind` once it is complete (rules run only after that).
+    """
+
+    namespace: Any = None
+
+    def bind(self, namespace: Any) -> None:
+        type(self).namespace = namespace
 
     def __getattr__(self, name: str) -> Any:
         value = EXTENSIONS.get(name)
         if value is None:
-            import agrad
-
-            value = getattr(agrad, name)
+            value = getattr(self.namespace, name)
         setattr(self, name, value)
         return value
 
@@ -339,10 +334,10 @@ TENSOR_OPS = TensorOps()
 
 
 def raw_ops(backend) -> RawOps:
-    ops = getattr(backend, "_raw_ops", None)
+    """The namespace rules see in the fast engine mode (kept in ``backend.cache["raw_ops"]``)."""
+    ops = backend.cache.get("raw_ops")
     if ops is None:
-        ops = backend._raw_ops = RawOps(backend)
+        ops = backend.cache["raw_ops"] = RawOps(backend)
     return ops
 
 
-from agrad._core.tensor import Tensor, _wrap  # noqa: E402  (Tensor's operators import primitives)

@@ -1,4 +1,10 @@
-"""The Tensor: a backend array, whether it needs a gradient, and the node that produced it."""
+"""The Tensor: a backend array, whether it needs a gradient, and the node that produced it.
+
+This module holds the data and what needs no operation: conversions, attributes, the in-place
+update protocol. The operators and the methods that call operations (``x + y``, ``x[k]``,
+``x.sum()``, ``x.backward()``) are installed on the class by :mod:`agrad._methods`, above the
+operations, so the core never imports them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import Backend, get_backend, load_backend
+from agrad._base.modes import grad_mode
 
 
 class Tensor:
@@ -105,18 +112,6 @@ class Tensor:
         shape = self.value.shape
         return None if any(n is None or n != n for n in shape) else math.prod(shape)
 
-    @property
-    def T(self) -> Tensor:
-        """Reverse the axes (the standard defines it for 2-D; ``mT`` is the batched form)."""
-        return permute_dims(self, tuple(range(self.ndim))[::-1])
-
-    @property
-    def mT(self) -> Tensor:
-        n = self.ndim
-        if n < 2:
-            raise ValueError(f"Tensor.mT needs at least 2 dimensions, got shape {self.shape}")
-        return permute_dims(self, (*range(n - 2), n - 1, n - 2))
-
     def __repr__(self) -> str:
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"Tensor({self.value!r}{grad})"
@@ -125,42 +120,6 @@ class Tensor:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d Tensor")
         return int(self.value.shape[0])
-
-    # --- autograd -----------------------------------------------------------------------------
-
-    def backward(
-        self,
-        gradient: Any = None,
-        *,
-        retain_graph: bool = False,
-        create_graph: bool = False,
-        accumulate: bool = False,
-    ) -> None:
-        """Compute the gradient of this tensor with respect to every leaf of its graph.
-
-        As in pygrad, each reached leaf's ``.grad`` is *replaced* by the fresh gradient;
-        ``accumulate=True`` adds to it instead (gradient accumulation over micro-batches).
-        A non-scalar tensor needs ``gradient`` (the cotangent, same shape). The graph is released
-        afterwards unless ``retain_graph``; ``create_graph`` records the backward pass itself so
-        the gradients can be differentiated again (implies ``retain_graph``).
-        """
-        from agrad._core.engine import backward
-
-        backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
-                 accumulate=accumulate)
-
-    def register_hook(self, fn: Any) -> Any:
-        """Call ``fn(grad)`` when a backward pass computes this tensor's gradient; ``fn`` may
-        return a replacement gradient. Returns a handle with ``.remove()``."""
-        from agrad._core.hooks import register_hook
-
-        return register_hook(self, fn)
-
-    def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
-        from agrad._core.hooks import retain_grad
-
-        retain_grad(self)
 
     def detach(self) -> Tensor:
         """The same values, cut off from the graph (shares the backend array)."""
@@ -209,44 +168,6 @@ class Tensor:
             "agrad.Tensor refuses implicit conversion to a NumPy array: it would silently drop "
             "the gradient graph. Use tensor.value (the backend array) or tensor.detach().value."
         )
-
-    # --- operators (each one a primitive; see the chapter modules) ----------------------------
-    # The binary operators, their reflected and in-place forms are installed below the class by
-    # ``_install_operators`` (one definition for all of them, not 39 copies).
-
-    def __neg__(self) -> Tensor:
-        return negative(self)
-
-    def __pos__(self) -> Tensor:
-        return positive(self)
-
-    def __abs__(self) -> Tensor:
-        return abs(self)
-
-    def __invert__(self) -> Tensor:
-        return bitwise_invert(self)
-
-    def __eq__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _binop(equal, self, other)
-
-    def __ne__(self, other: Any) -> Tensor:  # type: ignore[override]
-        return _binop(not_equal, self, other)
-
-    __hash__ = object.__hash__  # tensors are dict keys by identity, as in PyTorch
-
-    def __getitem__(self, key: Any) -> Tensor:
-        return getitem(self, key)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        """``x[key] = value``, differentiable in both ``x`` and ``value``.
-
-        Functional underneath (works on immutable backends): the backend array is never
-        written; this Tensor gets a new value and a new graph node (see :meth:`_rebind`).
-        """
-        old = self._before_update()
-        if value is self:
-            value = old
-        self._rebind(setitem(old, key, value), old)
 
     def _before_update(self) -> Tensor:
         """A Tensor standing for this one's current state, before an in-place update.
@@ -300,14 +221,6 @@ class Tensor:
                 n.args = tuple(old if a is self else a for a in n.args)
             stack.extend(a._node for a in n.args if isinstance(a, Tensor) and a._node is not None)
 
-    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
-        """agrad itself: the Array API namespace of a Tensor, whatever the backend."""
-        if api_version not in (None, "2021.12", "2022.12", "2023.12", "2024.12", "2025.12"):
-            raise ValueError(f"agrad implements the Array API 2025.12; got api_version={api_version!r}")
-        import agrad
-
-        return agrad
-
     def __dlpack__(self, **kwargs: Any) -> Any:
         """Export the backend array through DLPack. This leaves the graph: the consumer's array
         carries no gradient (documented graph break, like ``float(x)``)."""
@@ -325,39 +238,10 @@ class Tensor:
             )
         return fn
 
-    def to_device(self, device: Any, /, *, stream: Any = None) -> Tensor:
-        """This tensor on ``device`` (differentiable: the gradient moves back)."""
-        return to_device(self, device, stream=stream)
-
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d Tensor")
         return (self[i] for i in range(self.shape[0]))
-
-    # --- a few methods PyTorch users reach for ------------------------------------------------
-
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return max(self, axis=axis, keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return reshape(self, shape)
-
-    def exp(self) -> Tensor:
-        return exp(self)
-
-    def log(self) -> Tensor:
-        return log(self)
-
-    def tanh(self) -> Tensor:
-        return tanh(self)
 
     def item(self) -> Any:
         """The single value as a Python number (leaves the graph)."""
@@ -409,78 +293,3 @@ def _wrap(value: Any, backend: Backend, node: Any, idx: int) -> Tensor:
 
 
 _new = object.__new__
-
-# The operators above call these primitives; imported last because those modules import Tensor.
-from agrad._base.promotion import promote, scalar_passthrough  # noqa: E402
-from agrad._core.primitive import grad_mode  # noqa: E402
-from agrad._ops import elementwise as _ew  # noqa: E402
-from agrad._ops.data_type_functions import to_device  # noqa: E402
-from agrad._ops.indexing import getitem, setitem  # noqa: E402
-from agrad._ops.linear_algebra import matmul_p as matmul  # noqa: E402
-from agrad._ops.manipulation import permute_dims, reshape  # noqa: E402
-from agrad._ops.statistical import max, mean, sum  # noqa: E402
-
-negative, positive, abs, exp, log, tanh = (_ew.negative_p, _ew.positive_p, _ew.abs_p, _ew.exp_p,
-                                           _ew.log_p, _ew.tanh_p)
-bitwise_invert, equal, not_equal = _ew.bitwise_invert_p, _ew.equal_p, _ew.not_equal_p
-_SCALAR_TYPES = (int, float, complex, bool)
-
-
-def _binop(prim: Any, a: Any, b: Any, reflected: bool = False) -> Any:
-    tb = type(b)
-    if tb is Tensor:  # the fast paths: nothing to convert
-        if a.value.dtype == b.value.dtype:
-            return prim(b, a) if reflected else prim(a, b)
-    else:
-        try:
-            ok = a._backend._agrad_scalar_ok
-        except AttributeError:
-            ok = scalar_passthrough(a._backend)
-        if tb in ok.get(a.value.dtype, ()):
-            return prim(b, a) if reflected else prim(a, b)
-    if not (isinstance(b, (Tensor, *_SCALAR_TYPES)) or a._backend.is_array(b)):
-        if not hasattr(b, "shape"):
-            return NotImplemented
-        return prim(b, a) if reflected else prim(a, b)  # another library's array: a clear error
-    return prim(*promote(b, a)) if reflected else prim(*promote(a, b))
-
-
-def _install_operators() -> None:
-    """``__add__``, ``__radd__``, ``__iadd__`` ... for every binary operator of the standard."""
-    table = {
-        "add": _ew.add_p, "sub": _ew.subtract_p, "mul": _ew.multiply_p, "truediv": _ew.divide_p,
-        "floordiv": _ew.floor_divide_p, "mod": _ew.remainder_p, "pow": _ew.pow_p, "matmul": matmul,
-        "and": _ew.bitwise_and_p, "or": _ew.bitwise_or_p, "xor": _ew.bitwise_xor_p,
-        "lshift": _ew.bitwise_left_shift_p, "rshift": _ew.bitwise_right_shift_p,
-    }
-    for name, prim in table.items():
-
-        def op(self: Tensor, other: Any, prim: Any = prim) -> Any:
-            return _binop(prim, self, other)
-
-        def rop(self: Tensor, other: Any, prim: Any = prim) -> Any:
-            return _binop(prim, self, other, reflected=True)
-
-        def iop(self: Tensor, other: Any, prim: Any = prim) -> Tensor:
-            old = self._before_update()
-            result = _binop(prim, old, old if other is self else other)
-            if result is NotImplemented:
-                return NotImplemented
-            return self._rebind(result, old)
-
-        for fn, dunder in ((op, f"__{name}__"), (rop, f"__r{name}__"), (iop, f"__i{name}__")):
-            fn.__name__ = fn.__qualname__ = dunder
-            fn.__doc__ = f"The standard's ``{dunder}``: agrad.{prim.name} with agrad's type promotion."
-            setattr(Tensor, dunder, fn)
-    comparisons = {"lt": _ew.less_p, "le": _ew.less_equal_p, "gt": _ew.greater_p,
-                   "ge": _ew.greater_equal_p}
-    for name, prim in comparisons.items():
-
-        def cmp(self: Tensor, other: Any, prim: Any = prim) -> Any:
-            return _binop(prim, self, other)
-
-        cmp.__name__ = cmp.__qualname__ = f"__{name}__"
-        setattr(Tensor, f"__{name}__", cmp)
-
-
-_install_operators()

@@ -7,13 +7,15 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from agrad._base.promotion import promote
+from agrad._ops.elementwise import conj, multiply
+from agrad._ops.linear_algebra import matmul
+from agrad._ops.manipulation import permute_dims, reshape
+from agrad._ops.promote import promote
+from agrad._ops.statistical import sum
 
 
 def tensordot(x1: Any, x2: Any, /, *, axes: int | tuple[Sequence[int], Sequence[int]] = 2) -> Any:
     """Sum of products over ``axes`` (the last ``axes`` of ``x1`` with the first of ``x2``)."""
-    from agrad._ops.linear_algebra import matmul
-    from agrad._ops.manipulation import permute_dims, reshape
 
     x1, x2 = promote(x1, x2)
     s1, s2 = tuple(x1.shape), tuple(x2.shape)
@@ -35,8 +37,6 @@ def tensordot(x1: Any, x2: Any, /, *, axes: int | tuple[Sequence[int], Sequence[
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
     """``sum(conj(x1) * x2, axis=axis)``, broadcasting the other axes."""
-    from agrad._ops.elementwise import conj, multiply
-    from agrad._ops.statistical import sum
 
     x1, x2 = promote(x1, x2)
     if x1.dtype.kind == "complex floating":

@@ -6,7 +6,10 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
+from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor, _wrap
+from agrad._ops.data_type_functions import astype
+from agrad._ops.manipulation import broadcast_to, reshape, stack
 
 
 def _backend_of(like: Any = None):
@@ -39,14 +42,12 @@ def asarray(obj: Any, /, *, dtype: Any = None, device: Any = None, copy: bool | 
     the time, and must not cut the gradient there.
     """
     if isinstance(obj, Tensor):
-        from agrad._ops.data_type_functions import astype
 
         if dtype is not None and obj.dtype != _dtypes.from_native(obj._backend, _dtypes.to_native(
                 obj._backend, dtype)):
             return astype(obj, dtype)
         return astype(obj, obj.dtype, copy=True) if copy else obj
     if isinstance(obj, (list, tuple)) and _holds_tensor(obj):
-        from agrad._ops.manipulation import stack
 
         return stack([asarray(o, dtype=dtype) for o in obj])
     be = get_backend()
@@ -127,7 +128,6 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> T
 
 def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Any]:
     """Coordinate grids from 1-D arrays (differentiable: reshape + broadcast_to)."""
-    from agrad._ops.manipulation import broadcast_to, reshape
 
     if indexing not in ("xy", "ij"):
         raise ValueError(f"meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
@@ -144,7 +144,6 @@ def meshgrid(*arrays: Any, indexing: str = "xy") -> list[Any]:
 
 
 def _tri(name: str):
-    from agrad._core.primitive import primitive
 
     return primitive(
         name,

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agrad._core.primitive import extension, primitive, shape_of
+from agrad._ops.rule_constants import eye_like
 
 _LETTERS = string.ascii_letters
 _MAX_OPERANDS = 64
@@ -178,7 +179,6 @@ def einsum_ref(xp: Any, *operands: Any, subscripts: str, path: Sequence[tuple] |
 
 def _embed_diagonal(xp: Any, grad: Any, uniq: str, term: str, like: Any, sizes: dict) -> Any:
     """Place ``grad`` (letters ``uniq``) on the diagonals of a ``term``-shaped array."""
-    from agrad.linalg._common import eye_like
 
     spare = iter(c for c in _LETTERS if c not in term)
     renamed, eyes, eye_terms = [], [], []

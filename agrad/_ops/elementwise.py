@@ -14,7 +14,7 @@ holomorphic ``f`` the cotangent is multiplied by the conjugate derivative; the n
 logical, bitwise and classification functions (``isnan``...) are not differentiable: their
 results never require grad.
 
-Binary functions first bring both operands to agrad's common dtype (``_promotion.promote``).
+Binary functions first bring both operands to agrad's common dtype (``agrad._ops.promote``).
 Python scalars may appear in either argument position; they are constants.
 """
 
@@ -24,8 +24,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from agrad._base.promotion import promote
 from agrad._core.primitive import Primitive, primitive, shape_of, unbroadcast
+from agrad._ops.promote import promote
 
 _SCALAR = (int, float, complex)
 

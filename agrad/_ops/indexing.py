@@ -1,9 +1,9 @@
-"""Indexing: ``x[key]`` and its gradient, a scatter-add that is exact with repeated indices.
+"""Indexing: ``x[key]`` and ``x[key] = v`` with their gradients, on every backend.
 
-The standard has no scatter-add. The portable reference sorts the target positions and takes
-differences of a cumulative sum (a segment sum), which works on every conforming backend;
-backends register native fast paths (``np.add.at``, ``index_put_``, ``.at[].add``) under the
-kernel names ``"scatter_add"`` and ``"index_scatter"``.
+Basic slicing (negative steps too), boolean masks and integer arrays. Integer-array keys become
+one ``take`` on the leading axes flattened, so their gradient is the exact segment sum of
+:mod:`agrad._ops.scatter`; an assignment is functional underneath (``where`` over a scatter, or
+the backend's ``setitem`` kernel), so immutable backends index like the others.
 """
 
 from __future__ import annotations
@@ -11,65 +11,20 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agrad._core.primitive import device_of, extension, primitive, shape_of, unbroadcast
-
-
-def _widen(xp: Any, v: Any) -> tuple[Any, Any]:
-    """Accumulate in 64-bit where the backend has it: the segment sum subtracts running totals."""
-    dt = v.dtype
-    for narrow, wide in (("float32", "float64"), ("float16", "float64"), ("complex64", "complex128")):
-        if dt == getattr(xp, narrow, None) and hasattr(xp, wide):
-            try:
-                return xp.astype(v, getattr(xp, wide)), dt
-            except Exception:  # a device without float64
-                break
-    return v, dt
-
-
-def segment_sum_ref(xp: Any, values: Any, *, index: Any, size: int) -> Any:
-    """``out[i] = sum(values[j] for j where index[j] == i)`` for ``i < size``, along axis 0.
-
-    Portable: argsort + cumulative_sum + searchsorted, all in the standard.
-    """
-    order = xp.argsort(index, stable=True)
-    s = xp.take(index, order)
-    v, dt = _widen(xp, xp.take(values, order, axis=0))
-    c = xp.cumulative_sum(v, axis=0, include_initial=True)
-    targets = xp.arange(size, dtype=s.dtype, device=device_of(s))
-    left = xp.searchsorted(s, targets, side="left")
-    right = xp.searchsorted(s, targets, side="right")
-    out = xp.take(c, right, axis=0) - xp.take(c, left, axis=0)
-    return xp.astype(out, dt) if out.dtype != dt else out
-
-
-scatter_add_p = extension(
-    primitive(
-        "scatter_add",
-        segment_sum_ref,
-        vjp=(lambda xp, g, ans, values, *, index, size: xp.take(g, index, axis=0),),
-        jvp=(lambda xp, dv, ans, values, *, index, size: xp.scatter_add(dv, index=index, size=size),),
-        kernel="scatter_add",
-    )
+from agrad._base.promotion import backend_of
+from agrad._core.primitive import device_of, primitive, shape_of, unbroadcast
+from agrad._core.tensor import Tensor
+from agrad._ops.data_type_functions import astype
+from agrad._ops.manipulation import broadcast_shapes, broadcast_to, flip, reshape
+from agrad._ops.scatter import (
+    index_scatter_ref,
+    nonnegative,
+    scatter_add_p,
+    segment_sum_ref,
+    take_p,
+    unwrap_key,
 )
-
-
-def index_scatter_ref(xp: Any, g: Any, *, shape: tuple, key: Any) -> Any:
-    """An array of ``shape`` that is zero except ``out[key] += g`` (repeats add up)."""
-    n = math.prod(shape)
-    positions = xp.reshape(xp.arange(n), shape)[key]
-    flat = segment_sum_ref(xp, xp.reshape(g, (-1,)), index=xp.reshape(positions, (-1,)), size=n)
-    return xp.reshape(flat, shape)
-
-
-index_scatter_p = extension(
-    primitive(
-        "index_scatter",
-        index_scatter_ref,
-        vjp=(lambda xp, g, ans, v, *, shape, key: g[key],),
-        jvp=(lambda xp, dv, ans, v, *, shape, key: xp.index_scatter(dv, shape=shape, key=key),),
-        kernel="index_scatter",
-    )
-)
+from agrad._ops.searching import where
 
 getitem_p = primitive(
     "getitem",
@@ -77,17 +32,6 @@ getitem_p = primitive(
     vjp=(lambda xp, g, ans, x, *, key: xp.index_scatter(g, shape=shape_of(x), key=key),),
     jvp=(lambda xp, dx, ans, x, *, key: dx[key],),
 )
-
-
-def unwrap_key(key: Any) -> Any:
-    """Replace Tensors inside an index key by their backend arrays (indices carry no gradient)."""
-    from agrad._core.tensor import Tensor
-
-    if isinstance(key, Tensor):
-        return key.value
-    if isinstance(key, tuple):
-        return tuple(k.value if isinstance(k, Tensor) else k for k in key)
-    return key
 
 
 def complete_key(key: Any, ndim: int) -> Any:
@@ -103,45 +47,6 @@ def complete_key(key: Any, ndim: int) -> Any:
         kd = getattr(k, "dtype", None)
         used += len(k.shape) if kd is not None and str(kd).endswith("bool") else 1
     return (*keys, Ellipsis) if used < ndim else key
-
-
-def _take_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
-    n = len(shape_of(x))
-    axis = axis % n
-    if axis == 0:
-        return xp.scatter_add(g, index=indices, size=shape_of(x)[0])
-    perm = (axis, *range(axis), *range(axis + 1, n))
-    inv = tuple(perm.index(i) for i in range(n))
-    moved = xp.scatter_add(xp.permute_dims(g, perm), index=indices, size=shape_of(x)[axis])
-    return xp.permute_dims(moved, inv)
-
-
-take_p = primitive(
-    "take",
-    lambda xp, x, indices, *, axis: xp.take(x, indices, axis=axis),
-    vjp=(_take_vjp, None),
-    jvp=(lambda xp, dx, ans, x, indices, *, axis: xp.take(dx, indices, axis=axis), None),
-)
-
-
-def _nonnegative(x: Any, indices: Any, axis: int) -> Any:
-    """Negative indices counted from the end, as NumPy does; torch's ``take`` rejects them and
-    the segment-sum gradient needs positions in ``[0, n)``."""
-    from agrad._base.backend import get_backend
-    from agrad._core.tensor import Tensor
-
-    xp = (x._backend if isinstance(x, Tensor) else get_backend()).xp
-    return xp.where(indices < 0, indices + x.shape[axis], indices)
-
-
-def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
-    """Elements of ``x`` at the 1-D integer ``indices`` along ``axis`` (negative ones count from
-    the end); repeats add up in the gradient."""
-    if axis is None:
-        if len(x.shape) != 1:
-            raise ValueError(f"take: axis is required for a {len(x.shape)}-D input")
-        axis = 0
-    return take_p(x, _nonnegative(x, unwrap_key(indices), axis), axis=axis)
 
 
 def _is_int_array(k: Any) -> bool:
@@ -186,11 +91,9 @@ def positive_steps(key: Any, shape: tuple) -> tuple[Any, tuple[int, ...]]:
 def getitem(x: Any, key: Any) -> Any:
     """``x[key]``: basic slicing (negative steps too), boolean masks and integer arrays (one or
     several), with gradients."""
-    from agrad._ops.manipulation import flip
-
     key = unwrap_key(key)
     if _is_int_array(key):  # x[idx] is take along axis 0: portable, and its VJP a segment sum
-        return take_p(x, _nonnegative(x, key, 0), axis=0)
+        return take_p(x, nonnegative(x, key, 0), axis=0)
     keys = _integer_keys(key)
     if keys is not None:
         return _gather(x, keys)
@@ -220,8 +123,6 @@ def _gather(x: Any, keys: tuple) -> Any:
     Portable (the standard only guarantees integer arrays for every axis, array_api_strict
     refuses fewer), and the gradient is ``take``'s exact segment sum for repeated indices.
     """
-    from agrad._ops.manipulation import reshape
-
     shape = tuple(x.shape)
     m = len(keys)
     flat, bshape = _flat_positions(x, keys)
@@ -232,8 +133,6 @@ def _gather(x: Any, keys: tuple) -> Any:
 def _flat_positions(x: Any, keys: tuple) -> tuple[Any, tuple]:
     """Row numbers of ``x``'s leading ``len(keys)`` axes merged into one, and the broadcast shape
     of the integer arrays: ``x[i, j]`` is row ``i * n1 + j`` of ``x`` reshaped to ``(n0*n1, ...)``."""
-    from agrad._ops.manipulation import broadcast_shapes
-
     shape = tuple(x.shape)
     m = len(keys)
     if m > len(shape):
@@ -252,9 +151,6 @@ def _setitem_integer(x: Any, keys: tuple, value: Any) -> Any:
     """``x[i, j] = value`` with integer arrays, portably (array_api_strict has no fancy
     ``__setitem__``): rows of ``x`` merged as in ``_gather``, then ``where(hit, scattered, x)``.
     Repeated indices add up their values (the standard leaves that case unspecified)."""
-    from agrad._ops.manipulation import broadcast_to, reshape
-    from agrad._ops.searching import where
-
     shape = tuple(x.shape)
     m = len(keys)
     rows, rest = math.prod(shape[:m]), shape[m:]
@@ -269,7 +165,6 @@ def _setitem_integer(x: Any, keys: tuple, value: Any) -> Any:
 
 
 def _xp_of(x: Any) -> Any:
-    from agrad._base.promotion import backend_of
 
     return backend_of(x).xp
 
@@ -321,10 +216,6 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     cotangent of the region, summed over broadcast axes). Repeated integer indices: which
     write wins is unspecified, as in the standard.
     """
-    from agrad._base.promotion import backend_of
-    from agrad._core.tensor import Tensor
-    from agrad._ops.manipulation import flip
-
     key = unwrap_key(key)
     keys = (key,) if _is_int_array(key) else _integer_keys(key)
     key, flips = positive_steps(key, tuple(x.shape))
@@ -337,8 +228,6 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
         value = Tensor(be.xp.asarray(value, dtype=x.value.dtype, device=be.device),
                        requires_grad=False, backend=be)
     elif value.dtype is not x.dtype:
-        from agrad._ops.data_type_functions import astype
-
         value = astype(value, x.dtype)
     if keys is not None:
         return _setitem_integer(x, keys, value)
@@ -346,8 +235,6 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
 
 
 def _broadcast_value(value: Any, shape: tuple, like: Any) -> Any:
-    from agrad._core.tensor import Tensor
-    from agrad._ops.manipulation import broadcast_to
 
     if not isinstance(value, Tensor):
         be = like._backend
@@ -356,49 +243,4 @@ def _broadcast_value(value: Any, shape: tuple, like: Any) -> Any:
     return broadcast_to(value, shape)
 
 
-def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any:
-    """Flat positions in an array of ``shape`` addressed by ``take_along_axis(.., indices, axis)``."""
-    n = len(shape)
-    ishape = shape_of(indices)
-    flat = None
-    stride = 1
-    for d in range(n - 1, -1, -1):
-        if d == axis:
-            idx = indices
-        else:
-            grid = xp.arange(ishape[d], dtype=indices.dtype, device=device_of(indices))
-            idx = xp.reshape(grid, tuple(ishape[d] if i == d else 1 for i in range(n)))
-        term = idx * stride
-        flat = term if flat is None else flat + term
-        stride *= shape[d]
-    return xp.reshape(xp.broadcast_to(flat, ishape), (-1,))
-
-
-def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
-    shape = shape_of(x)
-    raw = x._backend.xp if hasattr(x, "_backend") else xp  # integer positions: never recorded
-    positions = _along_axis_positions(raw, indices, shape, axis % len(shape))
-    flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
-    return xp.reshape(flat, shape)
-
-
-take_along_axis_p = primitive(
-    "take_along_axis",
-    lambda xp, x, indices, *, axis: xp.take_along_axis(x, indices, axis=axis),
-    vjp=(_take_along_axis_vjp, None),
-    jvp=(lambda xp, dx, ans, x, indices, *, axis: xp.take_along_axis(dx, indices, axis=axis), None),
-)
-
-
-def take_along_axis(x: Any, indices: Any, /, *, axis: int = -1) -> Any:
-    """Elements of ``x`` at ``indices`` along ``axis`` (same shape elsewhere); repeated
-    indices add up in the gradient."""
-    return take_along_axis_p(x, unwrap_key(indices), axis=axis)
-
-
-def scatter_add(values: Any, index: Any, size: int) -> Any:
-    """Sum the rows of ``values`` into ``size`` rows by ``index`` (repeats add up); differentiable."""
-    return scatter_add_p(values, index=unwrap_key(index), size=size)
-
-
-__all__ = ["getitem", "scatter_add", "setitem", "shape_of", "take", "take_along_axis"]
+__all__ = ["getitem", "setitem"]

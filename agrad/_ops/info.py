@@ -6,6 +6,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
+from agrad._ops.data_type_functions import isdtype
 
 
 class _Info:
@@ -39,7 +40,6 @@ class _Info:
         }
 
     def dtypes(self, *, device: Any = None, kind: Any = None) -> dict[str, _dtypes.DType]:
-        from agrad._ops.data_type_functions import isdtype
 
         table = _dtypes._tables(self._backend)[0]
         return {d.name: d for d in _dtypes.ALL_DTYPES

@@ -1,7 +1,7 @@
 """Linear-algebra functions of the main namespace: ``matmul`` and ``matrix_transpose``.
 
 ``matmul``'s VJP handles 1-D operands (vector-matrix, matrix-vector, dot) and batch
-broadcasting, both of which pygrad got wrong.
+broadcasting (the cotangent is summed over broadcast batch axes).
 """
 
 from __future__ import annotations

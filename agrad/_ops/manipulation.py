@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._base.promotion import backend_of
 from agrad._core.primitive import primitive, shape_of, unbroadcast
+from agrad._ops.scatter import take, unwrap_key
 
 
 def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
@@ -46,43 +48,32 @@ squeeze_p = primitive(
 )
 
 
-def _split_rule(i: int):
-    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
-        start = sum(shape_of(a)[axis] for a in arrays[:i])
-        stop = start + shape_of(arrays[i])[axis]
-        key = (slice(None),) * (axis % len(shape_of(g))) + (slice(start, stop), Ellipsis)
-        return g[key]
-
-    return rule
+def _split_vjp(i: int, xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+    start = sum(shape_of(a)[axis] for a in arrays[:i])
+    stop = start + shape_of(arrays[i])[axis]
+    key = (slice(None),) * (axis % len(shape_of(g))) + (slice(start, stop), Ellipsis)
+    return g[key]
 
 
-def _concat_fwd(xp: Any, *arrays: Any, axis: int) -> Any:
-    return xp.concat(arrays, axis=axis)
+def _slice_vjp(i: int, xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
+    key = (slice(None),) * (axis % len(shape_of(g))) + (i, Ellipsis)
+    return g[key]
 
 
-def _stack_rule(i: int):
-    def rule(xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> Any:
-        key = (slice(None),) * (axis % len(shape_of(g))) + (i, Ellipsis)
-        return g[key]
+def _variadic(name: str, fwd: Any, vjp: Any) -> Any:
+    """A primitive of any number of arrays: one VJP rule for every argument, one joint JVP."""
 
-    return rule
-
-
-_MAX_ARITY = 256  # rules are per argument; concat/stack of more arrays is chunked
-
-
-def _variadic(name: str, fwd: Any, rule: Any) -> Any:
     def joint_jvp(xp: Any, dargs: list, ans: Any, *arrays: Any, axis: int) -> Any:
         # One pass over the tangents (zeros where an input has none): a per-argument rule
         # would build a full-size contribution for each input.
         ds = tuple(xp.zeros_like(a) if d is None else d for d, a in zip(dargs, arrays))
         return fwd(xp, *ds, axis=axis)
 
-    return primitive(name, fwd, vjp=tuple(rule(i) for i in range(_MAX_ARITY)), joint_jvp=joint_jvp)
+    return primitive(name, fwd, variadic_vjp=vjp, joint_jvp=joint_jvp)
 
 
-concat_p = _variadic("concat", _concat_fwd, _split_rule)
-stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _stack_rule)
+concat_p = _variadic("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis), _split_vjp)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _slice_vjp)
 
 
 def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:
@@ -91,19 +82,12 @@ def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> A
     if axis is None:
         arrays = tuple(reshape(a, (-1,)) for a in arrays)
         axis = 0
-    if len(arrays) > _MAX_ARITY:
-        return concat_p(*(concat(arrays[i:i + _MAX_ARITY], axis=axis)
-                          for i in range(0, len(arrays), _MAX_ARITY)), axis=axis)
     return concat_p(*arrays, axis=axis)
 
 
 def stack(arrays: tuple[Any, ...] | list[Any], /, *, axis: int = 0) -> Any:
     """Join arrays along a new axis."""
-    arrays = tuple(arrays)
-    if len(arrays) > _MAX_ARITY:
-        parts = [stack(arrays[i:i + _MAX_ARITY], axis=axis) for i in range(0, len(arrays), _MAX_ARITY)]
-        return concat(parts, axis=axis)
-    return stack_p(*arrays, axis=axis)
+    return stack_p(*tuple(arrays), axis=axis)
 
 
 def reshape(x: Any, /, shape: tuple[int, ...], *, copy: bool | None = None) -> Any:
@@ -199,8 +183,6 @@ def repeat(x: Any, repeats: Any, /, *, axis: int | None = None) -> Any:
 
     Written as ``take`` with repeated indices, so its gradient is ``take``'s segment sum.
     """
-    from agrad._base.promotion import backend_of
-    from agrad._ops.indexing import take, unwrap_key
 
     if axis is None:
         x = reshape(x, (-1,))

@@ -6,6 +6,8 @@ from typing import Any
 
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import _wrap
+from agrad._ops.promote import promote
+from agrad._ops.scatter import unwrap_key
 
 
 def _where_branch(take_x: bool):
@@ -66,8 +68,6 @@ nonzero_p = primitive("nonzero", lambda xp, x: tuple(xp.nonzero(x)), multi_outpu
 
 def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:
     """Where ``x2``'s elements would be inserted into the sorted ``x1`` (not differentiable)."""
-    from agrad._base.promotion import promote
-    from agrad._ops.indexing import unwrap_key
 
     if isinstance(x2, (int, float)):
         x1, x2 = promote(x1, x2)

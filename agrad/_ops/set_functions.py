@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from agrad._core.primitive import device_of, primitive
+from agrad._ops.promote import promote
 
 
 class UniqueAllResult(NamedTuple):
@@ -70,6 +71,5 @@ isin_p = primitive("isin", lambda xp, x1, x2, *, invert: xp.isin(x1, x2, invert=
 
 def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
     """Whether each element of ``x1`` occurs in ``x2`` (not differentiable)."""
-    from agrad._base.promotion import promote
 
     return isin_p(*promote(x1, x2), invert=invert)

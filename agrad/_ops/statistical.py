@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agrad._base.backend import get_backend
+from agrad._base.dtypes import to_native
 from agrad._core.primitive import device_of, primitive, shape_of
+from agrad._core.tensor import Tensor
+from agrad._ops.elementwise import _cj
 
 Axis = int | tuple[int, ...] | None
 
@@ -137,7 +141,6 @@ def _prod_vjp(xp, g, ans, x, *, axis=None, dtype=None, keepdims=False):
     if not axes:
         return xp.astype(g, x.dtype) if dtype is not None else g
     others = _others_product(xp, x, axes)
-    from agrad._ops.elementwise import _cj
 
     g = expand_reduced(xp, g, shape, axis, keepdims)
     return g * _cj(xp, xp.astype(others, g.dtype) if dtype is not None else others)
@@ -251,7 +254,6 @@ def _cumprod_core(xp: Any, x: Any, axis: int, include_initial: bool) -> tuple[An
 
 
 def _cumprod_vjp(xp, g, ans, x, *, axis, dtype=None, include_initial=False):
-    from agrad._ops.elementwise import _cj
 
     axis = axis % len(shape_of(x))
     _, partials = _cumprod_core(xp, x, axis, include_initial)
@@ -306,12 +308,9 @@ def min(x: Any, /, *, axis: Axis = None, keepdims: bool = False) -> Any:  # noqa
 def _native_dtype(x: Any, dtype: Any) -> Any:
     if dtype is None:
         return None
-    from agrad._base.dtypes import to_native
-    from agrad._core.tensor import Tensor
 
     backend = x._backend if isinstance(x, Tensor) else None
     if backend is None:
-        from agrad._base.backend import get_backend
 
         backend = get_backend()
     return to_native(backend, dtype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agrad._core.primitive import primitive
+from agrad._ops.manipulation import concat
 from agrad._ops.statistical import Axis, _axis_param
 
 all_p = primitive("all", lambda xp, x, *, axis=None, keepdims=False: xp.all(
@@ -24,7 +25,6 @@ def any(x: Any, /, *, axis: Axis = None, keepdims: bool = False) -> Any:
 
 def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: Any = None) -> Any:
     """``n``-th forward difference along ``axis`` (a composition of slicing and ``subtract``)."""
-    from agrad._ops.manipulation import concat
 
     if prepend is not None or append is not None:
         parts = [p for p in (prepend, x, append) if p is not None]

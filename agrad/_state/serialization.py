@@ -24,6 +24,7 @@ from typing import Any
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import Backend, get_backend, load_backend
 from agrad._core.tensor import Tensor
+from agrad._state.materialize import materialize
 
 HOST_BACKEND = "numpy"
 _MAX_HEADER = 100 * 1024 * 1024
@@ -86,7 +87,6 @@ def save(
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     chunks = []
     offset = 0
-    from agrad._state.materialize import materialize
 
     materialize([v for v in state_dict.values() if isinstance(v, Tensor)])  # Dask: compute once
     for name in sorted(state_dict):

@@ -9,15 +9,16 @@ gradients as usual. Under forward mode (``jvp``) ``f`` simply runs: there is not
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from agrad._base.modes import enable_grad, grad_mode, modes, no_grad, using_modes
 from agrad._base.pytree import tree_flatten, tree_unflatten
-from agrad._core.engine import backprop, enable_grad, no_grad
-from agrad._core.primitive import TENSOR_OPS, Primitive, adjust_flags, grad_mode, modes
+from agrad._core.engine import backprop
+from agrad._core.primitive import TENSOR_OPS, Primitive
 from agrad._core.tensor import Tensor, _wrap
+from agrad._transforms.functional import alias_p
 
 
 class _ClosureTracker:
@@ -35,18 +36,6 @@ class _ClosureTracker:
             self.made.add(id(o))
 
 
-@contextlib.contextmanager
-def _tracking(tracker: _ClosureTracker) -> Iterator[None]:
-    previous = modes.trackers
-    modes.trackers = (*previous, tracker)
-    adjust_flags(fwd=1)
-    try:
-        yield
-    finally:
-        modes.trackers = previous
-        adjust_flags(fwd=-1)
-
-
 def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     """``f`` with its activations recomputed during the backward pass instead of stored."""
 
@@ -57,7 +46,7 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
         if modes.levels or not grad_mode.enabled:
             return f(*args)
         tracker = _ClosureTracker(explicit)
-        with _tracking(tracker), no_grad():
+        with using_modes(trackers=(*modes.trackers, tracker)), no_grad():
             out = f(*args)
         inputs = explicit + list(tracker.outside.values())
         if not inputs:
@@ -69,8 +58,6 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
         def recompute(xp: Any, g: tuple, ans: tuple, *vals: Any) -> list:
             create = xp is TENSOR_OPS
             if create:
-                from agrad._transforms.functional import alias_p
-
                 fresh = [alias_p(t) for t in vals[:n_explicit]]
             else:
                 fresh = [_wrap(v, t._backend, None, 0) for v, t in zip(vals, explicit)]

@@ -25,10 +25,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from agrad._base.modes import enable_grad, grad_mode, modes, no_grad, suspended_levels
 from agrad._base.pytree import tree_flatten, tree_unflatten
-from agrad._core.engine import enable_grad, no_grad
-from agrad._core.forward import _fit, suspended_levels
-from agrad._core.primitive import TENSOR_OPS, Primitive, grad_mode, modes
+from agrad._core.forward import _fit
+from agrad._core.primitive import TENSOR_OPS, Primitive
 from agrad._core.tensor import Tensor, _wrap
 
 

@@ -27,11 +27,13 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
+from agrad._base.modes import enable_grad, modes
 from agrad._base.pytree import same_structure, tree_flatten, tree_unflatten
-from agrad._core.engine import backprop, enable_grad
+from agrad._core.engine import backprop
 from agrad._core.forward import forward_level
-from agrad._core.primitive import modes, primitive
+from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor, _wrap
+from agrad._ops.manipulation import reshape, stack
 
 alias_p = primitive(
     "alias",
@@ -305,9 +307,7 @@ def _with_args(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
 
 
 def _reshape_stack(parts: list[Tensor], axis: int, shape: tuple) -> Tensor:
-    import agrad
-
-    return agrad.reshape(agrad.stack(parts, axis=axis), shape)
+    return reshape(stack(parts, axis=axis), shape)
 
 
 def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:

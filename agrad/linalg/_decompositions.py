@@ -20,15 +20,9 @@ from collections import namedtuple
 from typing import Any
 
 from agrad._core.primitive import primitive, shape_of
-from agrad.linalg._common import (
-    diag_embed,
-    eye_like,
-    mT,
-    require_matrix,
-    require_real_grad,
-    sym,
-    tril_mask,
-)
+from agrad._ops.linear_algebra import matrix_transpose
+from agrad._ops.rule_constants import eye_like, tril_mask
+from agrad.linalg._common import diag_embed, mT, require_matrix, require_real_grad, sym
 
 EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
 QRResult = namedtuple("QRResult", ["Q", "R"])
@@ -66,7 +60,6 @@ def cholesky(x: Any, /, *, upper: bool = False) -> Any:
     require_matrix("cholesky", x, square=True)
     low = cholesky_p(x)
     if upper:
-        from agrad._ops.linear_algebra import matrix_transpose
 
         return matrix_transpose(low)
     return low

@@ -10,8 +10,12 @@ import math
 from typing import Any
 
 from agrad._core.primitive import primitive, shape_of
-from agrad._ops.statistical import expand_reduced
+from agrad._ops.elementwise import abs
+from agrad._ops.manipulation import expand_dims
+from agrad._ops.scatter import unwrap_key
+from agrad._ops.statistical import expand_reduced, max, min, sum
 from agrad.linalg._common import require_matrix, require_real_grad
+from agrad.linalg._decompositions import svdvals
 
 
 def _nonzero(xp: Any, a: Any) -> Any:
@@ -71,10 +75,6 @@ def vector_norm(
 def matrix_norm(x: Any, /, *, keepdims: bool = False, ord: float | str | None = "fro") -> Any:  # noqa: A002
     """Matrix norms over the last two axes: ``'fro'``, ``'nuc'``, ``2``, ``-2``, ``1``, ``-1``,
     ``inf``, ``-inf``; built from differentiable pieces (``vector_norm``, ``svdvals``, ``abs``)."""
-    from agrad._ops.elementwise import abs
-    from agrad._ops.manipulation import expand_dims
-    from agrad._ops.statistical import max, min, sum
-    from agrad.linalg._decompositions import svdvals
 
     require_matrix("matrix_norm", x)
     if ord is None or ord == "fro":
@@ -103,7 +103,6 @@ matrix_rank_p = primitive(
 
 def matrix_rank(x: Any, /, *, rtol: float | Any | None = None) -> Any:
     """The number of singular values above ``rtol * largest`` (an integer: not differentiable)."""
-    from agrad._ops.indexing import unwrap_key
 
     require_matrix("matrix_rank", x)
     return matrix_rank_p(x, rtol=unwrap_key(rtol))

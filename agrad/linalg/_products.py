@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from agrad._core.primitive import primitive, shape_of, unbroadcast
-from agrad.linalg._common import eye_like
+from agrad._ops.manipulation import expand_dims
+from agrad._ops.rule_constants import eye_like
+from agrad._ops.statistical import sum
 
 
 def _diagonal_vjp(xp: Any, g: Any, ans: Any, x: Any, *, offset: int) -> Any:
@@ -39,7 +41,6 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
 
 def trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
     """The sum of diagonal ``offset`` of each matrix."""
-    from agrad._ops.statistical import sum
 
     return sum(diagonal(x, offset=offset), axis=-1, dtype=dtype)
 
@@ -79,7 +80,6 @@ def cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
 
 def outer(x1: Any, x2: Any, /) -> Any:
     """The outer product of two 1-D arrays."""
-    from agrad._ops.manipulation import expand_dims
 
     if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
         raise ValueError(f"agrad.linalg.outer: needs two 1-D arrays, got {shape_of(x1)} and {shape_of(x2)}")

@@ -11,7 +11,10 @@ from collections import namedtuple
 from typing import Any
 
 from agrad._core.primitive import TENSOR_OPS, primitive, shape_of, unbroadcast
-from agrad.linalg._common import batch_shape, col, eye_like, mT, require_matrix, require_real_grad
+from agrad._ops.linear_algebra import matmul
+from agrad._ops.manipulation import expand_dims, squeeze
+from agrad._ops.rule_constants import eye_like
+from agrad.linalg._common import batch_shape, col, mT, require_matrix, require_real_grad
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
 
@@ -57,7 +60,6 @@ def solve(x1: Any, x2: Any, /) -> Any:
     """
     require_matrix("solve", x1, square=True)
     if len(shape_of(x2)) == 1:
-        from agrad._ops.manipulation import expand_dims, squeeze
 
         return squeeze(solve_p(x1, expand_dims(x2, axis=-1)), axis=-1)
     require_matrix("solve", x2)
@@ -184,7 +186,6 @@ def matrix_power(x: Any, n: int, /) -> Any:
 
     Built from ``matmul`` and ``inv``, so its derivatives are theirs.
     """
-    from agrad._ops.linear_algebra import matmul
 
     require_matrix("matrix_power", x, square=True)
     if not isinstance(n, int) or isinstance(n, bool):

@@ -2,8 +2,8 @@
 
 Assigning a :class:`Parameter` or a :class:`Module` to an attribute registers it; buffers
 (running statistics) are registered with :meth:`Module.register_buffer`. A module is called
-directly (``model(x)`` runs ``forward``); nothing is deep-copied, ever (pygrad copied the whole
-model on every call).
+directly (``model(x)`` runs ``forward``); nothing is deep-copied, ever: a call shares the
+module's parameters.
 
 Moving a model (``.to(backend=..., dtype=...)``) and loading a state dict rebind the ``value`` of
 the existing Parameter objects, so an optimizer built before keeps pointing at the right tensors.
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from agrad._base import dtypes as _dtypes
-from agrad._base.backend import Backend, load_backend
+from agrad._base.backend import Backend, get_backend, load_backend
 from agrad._core.tensor import Tensor
 
 
@@ -288,7 +288,6 @@ class Module:
 
 def new_parameter(shape: tuple[int, ...], dtype: Any = None, fill: float = 0.0) -> Parameter:
     """A Parameter of ``shape`` on the active backend, filled with ``fill`` (layers then init it)."""
-    from agrad._base.backend import get_backend
 
     be = get_backend()
     native = be.default_float if dtype is None else _dtypes.to_native(be, dtype)

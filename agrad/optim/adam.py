@@ -1,4 +1,4 @@
-"""Adam and AdamW (optional AMSGrad), with the bias correction pygrad got wrong.
+"""Adam and AdamW (optional AMSGrad), with bias correction.
 
 ``m_hat = m / (1 - beta1**t)`` and ``v_hat = v / (1 - beta2**t)`` with ``t`` counted from 1 per
 parameter; AdamW decays the weights directly (``p *= 1 - lr * wd``) instead of adding
@@ -8,9 +8,10 @@ parameter; AdamW decays the weights directly (``p *= 1 - lr * wd``) instead of a
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
+from agrad.optim.optimizer import Hyper, Optimizer, descent_direction
 
 
 def adam_update(
@@ -53,68 +54,32 @@ def adam_update(
     return param - (lr / bias1) * (exp_avg / denom), exp_avg, exp_avg_sq, max_exp_avg_sq
 
 
+def _betas_invalid(betas: tuple[float, float]) -> bool:
+    b1, b2 = betas
+    return not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0)
+
+
 class Adam(Optimizer):
     kernel = "adam_update"
     update = staticmethod(adam_update)
     state_names = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
-    uses_step = True
+    hyperparameters = dict(
+        lr=1e-3,
+        betas=Hyper(
+            (0.9, 0.999), convert=tuple, invalid=_betas_invalid, error="betas must lie in [0, 1), got {}"
+        ),
+        eps=Hyper(1e-8, invalid=lambda eps: eps < 0, error="invalid eps {}"),
+        weight_decay=0.0,
+        amsgrad=False,
+        maximize=False,
+    )
     _decoupled = False
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        amsgrad: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                betas=tuple(betas),
-                eps=eps,
-                weight_decay=weight_decay,
-                amsgrad=amsgrad,
-                maximize=maximize,
-            ),
-        )
-
-    def _validate(self, group: dict[str, Any]) -> None:
-        super()._validate(group)
+    def _hyper(self, group: Mapping[str, Any]) -> dict[str, Any]:
         b1, b2 = group["betas"]
-        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-            raise ValueError(f"{type(self).__name__}: betas must lie in [0, 1), got {group['betas']}")
-        if group["eps"] < 0:
-            raise ValueError(f"{type(self).__name__}: invalid eps {group['eps']}")
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        b1, b2 = group["betas"]
-        return dict(
-            lr=group["lr"],
-            beta1=b1,
-            beta2=b2,
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            decoupled_weight_decay=self._decoupled,
-            amsgrad=group["amsgrad"],
-            maximize=group["maximize"],
-        )
+        return super()._hyper({**group, "beta1": b1, "beta2": b2, "decoupled_weight_decay": self._decoupled})
 
 
 class AdamW(Adam):
+    hyperparameters = {**Adam.hyperparameters, "weight_decay": 1e-2}
     _decoupled = True
-
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize)

@@ -5,18 +5,40 @@ Each optimizer's arithmetic is one pure function on raw backend arrays (``sgd_up
 function of the same signature under that name in ``Backend.kernels``. ``step`` first computes
 every parameter's new value and state, then rebinds them all (``p.value = ...``), so an error
 leaves no parameter half-updated, and no backend array is ever mutated.
+
+An optimizer declares its hyper-parameters once, in ``hyperparameters`` (name -> default or
+:class:`Hyper`, in constructor order); from that table the base class makes the constructor
+``(params, <name>=<default>, ...)``, fills and checks every parameter group, and passes the
+update function the group's values of its keyword-only parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from agrad._core.engine import enable_grad, no_grad
+from agrad._base import kernels as _kernels
+from agrad._base.modes import enable_grad, no_grad
 from agrad._core.tensor import Tensor
-from agrad.nn.module import convert_value
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyper-parameter's declaration, where a bare default is not enough.
+
+    ``convert`` normalises the constructor's argument (not a group's own value); a value for
+    which ``invalid(value)`` is true, in the constructor or in any group, is refused with
+    ``ValueError("<Optimizer>: " + error.format(value))``.
+    """
+
+    default: Any
+    convert: Callable[[Any], Any] | None = None
+    invalid: Callable[[Any], bool] | None = None
+    error: str = "invalid value {}"
 
 
 def descent_direction(grad: Any, param: Any, weight_decay: float, maximize: bool) -> Any:
@@ -27,14 +49,41 @@ def descent_direction(grad: Any, param: Any, weight_decay: float, maximize: bool
 
 class Optimizer:
     """Base class. Subclasses set ``kernel``, ``update`` (the reference), ``state_names`` and
-    implement :meth:`_hyper` (the update's keyword arguments for one group)."""
+    ``hyperparameters``; :meth:`_hyper` (the update's keyword arguments for one group) needs
+    overriding only where a group's values are not passed as they are."""
 
     kernel: str = ""
     update: Callable[..., tuple] = staticmethod(lambda xp, p, g: (p,))
     state_names: tuple[str, ...] = ()
     uses_step: bool = False
+    """Count steps per parameter and pass ``step=``; by default, whether ``update`` takes it."""
+    hyperparameters: ClassVar[Mapping[str, Any]] = {}
+    """Name -> default (or :class:`Hyper`), in the constructor's positional order. A class that
+    sets it, and defines no ``__init__`` of its own, gets ``__init__(self, params, <name>=<default>,
+    ...)``; bare defaults are wrapped in :class:`Hyper` when the class is created."""
+    _update_keywords: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "hyperparameters" in cls.__dict__:
+            cls.hyperparameters = {
+                name: h if isinstance(h, Hyper) else Hyper(h) for name, h in cls.hyperparameters.items()
+            }
+            if "__init__" not in cls.__dict__:
+                cls.__init__ = _declared_init(cls)  # type: ignore[method-assign]
+        keywords = [
+            name
+            for name, prm in inspect.signature(cls.update).parameters.items()
+            if prm.kind is inspect.Parameter.KEYWORD_ONLY
+        ]
+        cls._update_keywords = tuple(name for name in keywords if name != "step")
+        if "update" in cls.__dict__ and "uses_step" not in cls.__dict__:
+            cls.uses_step = "step" in keywords
+        if cls.__dict__.get("kernel"):  # the name a backend may register a faster update under
+            _kernels.declare(cls.kernel, cls.update, f"agrad optimizer {cls.__name__}", "update")
 
     def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
+        self._check_defaults(defaults)
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, Any]] = {}
@@ -45,6 +94,9 @@ class Optimizer:
             groups = [{"params": groups}]
         for g in groups:
             self.add_param_group(g)
+
+    def _check_defaults(self, defaults: dict[str, Any]) -> None:
+        """Constraints between the constructor's values, checked before anything else."""
 
     def add_param_group(self, group: dict[str, Any]) -> None:
         """Add a group of parameters with its own hyper-parameters (defaults fill the rest)."""
@@ -72,9 +124,14 @@ class Optimizer:
     def _validate(self, group: dict[str, Any]) -> None:
         if group.get("lr", 0.0) < 0.0:
             raise ValueError(f"{type(self).__name__}: invalid learning rate {group['lr']}")
+        for name, h in self.hyperparameters.items():
+            if h.invalid is not None and name in group and h.invalid(group[name]):
+                raise ValueError(f"{type(self).__name__}: {h.error.format(group[name])}")
 
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
+    def _hyper(self, group: Mapping[str, Any]) -> dict[str, Any]:
+        """The update's keyword arguments for one group (``step`` is added per parameter): the
+        group's values of the update function's keyword-only parameters, in its order."""
+        return {name: group[name] for name in self._update_keywords if name in group}
 
     def _initial_state(self, xp: Any, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {name: xp.zeros_like(p.value) for name in self.state_names}
@@ -107,7 +164,10 @@ class Optimizer:
                         state["step"] = state.get("step", 0) + 1
                         hyper = {**hyper, "step": state["step"]}
                     fn = be.kernels.get(self.kernel, type(self).update)
-                    out = fn(be.xp, p.value, p.grad, *(state[n] for n in self.state_names), **hyper)
+                    args = (be.xp, p.value, p.grad, *(state[n] for n in self.state_names))
+                    out = fn(*args, **hyper)
+                    if out is NotImplemented:  # the backend's kernel declined: the reference runs
+                        out = type(self).update(*args, **hyper)
                     pending.append((p, out[0], state, out[1:]))
         for p, value, state, arrays in _materialized(pending):
             state.update(zip(self.state_names, arrays))
@@ -170,7 +230,15 @@ class Optimizer:
 
 def _to_param(v: Any, p: Tensor) -> Any:
     """A saved state entry on ``p``'s backend and dtype (plain numbers pass through)."""
-    return convert_value(v, p._backend, p.dtype) if hasattr(v, "shape") else v
+    if not hasattr(v, "shape"):
+        return v
+    be = p._backend
+    t = v if isinstance(v, Tensor) else Tensor(v, requires_grad=False, backend=be)
+    if t._backend is not be:
+        t = Tensor(t.value, requires_grad=False, backend=be)
+    if t.dtype is not p.dtype:
+        t = Tensor(t.value, requires_grad=False, dtype=p.dtype, backend=be)
+    return t.value
 
 
 def _stale(v: Any, p: Tensor) -> bool:
@@ -195,3 +263,37 @@ def _materialized(pending: list) -> list:
         value = next(values)
         out[i] = (p, value, state, tuple(next(values) for _ in arrays))
     return out
+
+
+def _declared_init(cls: type[Optimizer]) -> Callable[..., None]:
+    """``cls.__init__(self, params, <name>=<default>, ...)`` from ``cls.hyperparameters``."""
+    declared = cls.hyperparameters
+    positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [inspect.Parameter("self", positional), inspect.Parameter("params", positional, annotation=ParamsT)]
+        + [
+            inspect.Parameter(name, positional, default=h.default, annotation=type(h.default))
+            for name, h in declared.items()
+        ],
+        return_annotation=None,
+    )
+
+    def __init__(self: Optimizer, *args: Any, **kwargs: Any) -> None:
+        try:
+            given = signature.bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{cls.__qualname__}.__init__() {e}") from None
+        given.apply_defaults()
+        args_ = given.arguments
+        defaults = {
+            name: args_[name] if h.convert is None else h.convert(args_[name]) for name, h in declared.items()
+        }
+        Optimizer.__init__(self, args_["params"], defaults)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    __init__.__doc__ = "Hyper-parameters (defaults): " + ", ".join(
+        f"{name}={h.default!r}" for name, h in declared.items()
+    )
+    return __init__

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
+from agrad.optim.optimizer import Optimizer, descent_direction
 
 
 def rmsprop_update(
@@ -45,36 +45,9 @@ class RMSprop(Optimizer):
     kernel = "rmsprop_update"
     update = staticmethod(rmsprop_update)
     state_names = ("square_avg", "grad_avg", "momentum_buffer")
-    uses_step = True
-
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-        momentum: float = 0.0,
-        centered: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                alpha=alpha,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum=momentum,
-                centered=centered,
-                maximize=maximize,
-            ),
-        )
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {
-            k: group[k] for k in ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
-        }
+    hyperparameters = dict(
+        lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False
+    )
 
 
 def adagrad_update(
@@ -101,32 +74,9 @@ class Adagrad(Optimizer):
     kernel = "adagrad_update"
     update = staticmethod(adagrad_update)
     state_names = ("sum",)
-    uses_step = True
-
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-2,
-        lr_decay: float = 0.0,
-        weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
-        maximize: bool = False,
-    ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                lr_decay=lr_decay,
-                weight_decay=weight_decay,
-                eps=eps,
-                initial_accumulator_value=initial_accumulator_value,
-                maximize=maximize,
-            ),
-        )
+    hyperparameters = dict(
+        lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10, maximize=False
+    )
 
     def _initial_state(self, xp: Any, p: Any, group: dict[str, Any]) -> dict[str, Any]:
         return {"sum": xp.full_like(p.value, group["initial_accumulator_value"])}
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in ("lr", "lr_decay", "weight_decay", "eps", "maximize")}

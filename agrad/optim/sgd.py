@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agrad.optim.optimizer import Optimizer, ParamsT, descent_direction
+from agrad.optim.optimizer import Optimizer, descent_direction
 
 
 def sgd_update(
@@ -37,31 +37,10 @@ class SGD(Optimizer):
     kernel = "sgd_update"
     update = staticmethod(sgd_update)
     state_names = ("momentum_buffer",)
-    uses_step = True
+    hyperparameters = dict(
+        lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, maximize=False
+    )
 
-    def __init__(
-        self,
-        params: ParamsT,
-        lr: float = 1e-3,
-        momentum: float = 0.0,
-        dampening: float = 0.0,
-        weight_decay: float = 0.0,
-        nesterov: bool = False,
-        maximize: bool = False,
-    ) -> None:
-        if nesterov and (momentum <= 0 or dampening != 0):
+    def _check_defaults(self, defaults: dict[str, Any]) -> None:
+        if defaults["nesterov"] and (defaults["momentum"] <= 0 or defaults["dampening"] != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-                maximize=maximize,
-            ),
-        )
-
-    def _hyper(self, group: dict[str, Any]) -> dict[str, Any]:
-        return {k: group[k] for k in ("lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize")}

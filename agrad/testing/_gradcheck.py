@@ -1,7 +1,7 @@
 """``gradcheck``: the engine's gradients against central finite differences, in float64.
 
-The scalar ``phi(x) = sum_k <u_k, f(x)_k>`` with random cotangents ``u_k`` (never all-ones: an
-all-ones cotangent hid pygrad's conv bug) is differentiated by the engine and by central
+The scalar ``phi(x) = sum_k <u_k, f(x)_k>`` with random cotangents ``u_k`` (never all-ones: they
+hide errors that cancel across output elements) is differentiated by the engine and by central
 differences. Small inputs are checked element by element; large ones along random directions.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agrad._core.engine import backprop, enable_grad, no_grad
+from agrad._base.modes import enable_grad, no_grad
+from agrad._core.engine import backprop
 from agrad._core.tensor import Tensor, _wrap
 
 

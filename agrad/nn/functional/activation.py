@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 from agrad._core.primitive import extension, primitive
+from agrad._ops.elementwise import tanh as _tanh
 from agrad.nn._special import erf, erf_ref
 
 _INV_SQRT2 = 1.0 / math.sqrt(2.0)
@@ -132,7 +133,6 @@ def gelu(x: Any, approximate: str = "none") -> Any:
 
 
 def tanh(x: Any) -> Any:
-    from agrad import tanh as _tanh
 
     return _tanh(x)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import agrad as ag
 from agrad._core.primitive import device_of
 from agrad._core.tensor import Tensor
 from agrad.nn.functional.activation import softmax
@@ -46,8 +47,6 @@ def attention(
     scale: float | None = None,
 ) -> tuple[Any, Any]:
     """``softmax(q k^T * scale + bias) v`` and the attention weights (after dropout)."""
-    import agrad as ag
-
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = ag.matmul(q, ag.matrix_transpose(k)) * scale
     if bias is not None:

@@ -5,7 +5,7 @@ are cut by strided slicing and stacked (``unfold2d``, "im2col"), convolution is 
 ``matmul``, and the adjoint ``fold2d`` ("col2im") places the patches back by zero-interleaving
 and concatenating, never by writing into an array.
 
-Kernel entry points (issue 6 registers fused versions in ``Backend.kernels``; same results). Raw
+Kernel entry points (a backend may register fused versions in ``Backend.kernels``; same results). Raw
 backend arrays in, raw array out; every tuple below is a pair ``(h, w)`` of Python ints:
 
 * ``"unfold2d"``: ``fn(xp, x, *, kernel_size, stride, padding, dilation, pad_value) -> cols``;
@@ -33,6 +33,7 @@ import math
 from typing import Any
 
 from agrad._core.primitive import device_of, extension, primitive, shape_of
+from agrad._ops.manipulation import expand_dims, reshape, squeeze
 
 Pair = tuple[int, int]
 
@@ -115,10 +116,6 @@ def fold2d_ref(
         placed = _place_axis(xp, row, 2, i * dh, sh, hp)
         total = placed if total is None else total + placed
     return total[:, :, ph : ph + h, pw : pw + w]
-
-
-def _geometry(params: dict) -> dict:
-    return {k: params[k] for k in ("stride", "padding", "dilation")}
 
 
 unfold2d_p = extension(
@@ -383,7 +380,6 @@ def conv2d(
     pad = _padding(padding, (kh, kw), dilation, stride, "conv2d")
     y = conv2d_p(x, weight, stride=stride, padding=pad, dilation=dilation, groups=groups)
     if bias is not None:
-        from agrad import reshape
 
         y = y + reshape(bias, (1, o, 1, 1))
     return y
@@ -400,7 +396,6 @@ def conv1d(
 ) -> Any:
     """1-D cross-correlation of ``x`` ``(N, C, L)`` with ``weight`` ``(O, C // groups, k)`` (conv2d on
     a height-1 image)."""
-    from agrad import expand_dims, squeeze
 
     _check_image("conv1d", x, 3)
     if isinstance(padding, str):
@@ -461,7 +456,6 @@ def unfold(
     x: Any, kernel_size: int | Pair, dilation: int | Pair = 1, padding: int | Pair = 0, stride: int | Pair = 1
 ) -> Any:
     """PyTorch's ``F.unfold`` (im2col): ``(N, C, H, W)`` to ``(N, C*kh*kw, L)``."""
-    from agrad import reshape
 
     _check_image("unfold", x)
     cols = unfold2d_p(

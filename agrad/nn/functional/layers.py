@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import agrad as ag
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._state import random as _random
 
 
-def _ag():
-    import agrad
-
-    return agrad
-
-
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """``x @ weight.T + bias`` (weight is ``(out_features, in_features)``, as in PyTorch)."""
-    ag = _ag()
     if x.shape[-1] != weight.shape[-1]:
         raise ValueError(
             f"linear: the input's last axis has {x.shape[-1]} features but the weight "
@@ -52,7 +46,6 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Any:
 def embedding(input: Any, weight: Any, padding_idx: int | None = None) -> Any:
     """Rows of ``weight`` at the integer indices ``input`` (any shape); the backward pass is a
     scatter-add, exact for repeated indices. Row ``padding_idx`` receives no gradient."""
-    ag = _ag()
     idx = input if isinstance(input, Tensor) else Tensor(input, requires_grad=False, backend=weight._backend)
     if idx.dtype.kind not in ("signed integer", "unsigned integer"):
         raise TypeError(f"embedding: indices must be integers, got {idx.dtype}")
@@ -146,7 +139,6 @@ def batch_norm(
     their ``value`` (``new = (1 - momentum) * old + momentum * batch``, unbiased variance).
     Evaluation: the running statistics.
     """
-    ag = _ag()
     if x.ndim < 2:
         raise ValueError(f"batch_norm: the input must be (N, C, ...), got shape {x.shape}")
     axes = (0, *range(2, x.ndim))
@@ -178,7 +170,6 @@ def batch_norm(
 
 def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Any:
     """Merge the axes ``start_dim..end_dim`` into one."""
-    ag = _ag()
     n = x.ndim
     s, e = start_dim % n if n else 0, end_dim % n if n else 0
     merged = 1

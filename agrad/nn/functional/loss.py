@@ -5,14 +5,15 @@
 ``loss_row = -sum_c M[row, c] * log_softmax(z)[row, c]``; its VJP is
 ``softmax(z) * sum_c M - M``. Kernel entry point ``"cross_entropy"``:
 ``fn(xp, logits, coef) -> per-row losses`` on ``(R, C)`` arrays (classes on the last axis).
-pygrad's masked loss masked nothing; here ignored rows get a zero row in ``M`` and leave the
-mean's denominator, as in PyTorch.
+Ignored rows (``ignore_index``) get a zero row in ``M`` and leave the mean's denominator, as
+in PyTorch.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import agrad as ag
 from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor
 from agrad.nn.functional.activation import _log_softmax_ref, log_softmax, sigmoid
@@ -48,14 +49,7 @@ cross_entropy_p = primitive(
 )
 
 
-def _ops():
-    import agrad
-
-    return agrad
-
-
 def _reduce(losses: Any, reduction: str, denom: Any = None) -> Any:
-    ag = _ops()
     if reduction == "none":
         return losses
     if reduction == "sum":
@@ -67,7 +61,6 @@ def _reduce(losses: Any, reduction: str, denom: Any = None) -> Any:
 
 def _classes_last(x: Any) -> Any:
     """``(N, C, d1, ...)`` as ``(N*d1*..., C)``; ``(N, C)`` and ``(C,)`` pass through."""
-    ag = _ops()
     if x.ndim <= 2:
         return x
     perm = (0, *range(2, x.ndim), 1)
@@ -94,7 +87,6 @@ def cross_entropy(
 ) -> Any:
     """PyTorch's ``F.cross_entropy``: logits ``(N, C)`` or ``(N, C, d1, ...)`` against class indices
     ``(N, d1, ...)`` or class probabilities (same shape as ``input``)."""
-    ag = _ops()
     if input.ndim < 1:
         raise ValueError("cross_entropy: input must have a class axis, got a 0-d tensor")
     target = _as_tensor(target, input)
@@ -144,7 +136,6 @@ def nll_loss(
     input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
 ) -> Any:
     """Negative log-likelihood of log-probabilities ``input`` ``(N, C, ...)`` at class indices."""
-    ag = _ops()
     target = _as_tensor(target, input)
     c = input.shape[1] if input.ndim > 1 else input.shape[0]
     lp = _classes_last(input) if input.ndim > 1 else ag.reshape(input, (1, c))
@@ -166,12 +157,11 @@ def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
 
 
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
-    return _reduce(_ops().abs(input - target), reduction)
+    return _reduce(ag.abs(input - target), reduction)
 
 
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
     """Quadratic within ``delta`` of the target, linear beyond (PyTorch's ``F.huber_loss``)."""
-    ag = _ops()
     d = ag.abs(input - target)
     small = d < delta
     quad = 0.5 * d * d
@@ -187,7 +177,6 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
     """BCE on probabilities; the logs are clamped at -100 as in PyTorch."""
-    ag = _ops()
     log_p = ag.maximum(ag.log(input), -100.0)
     log_q = ag.maximum(ag.log(1.0 - input), -100.0)
     loss = -(target * log_p + (1.0 - target) * log_q)
@@ -200,7 +189,6 @@ def binary_cross_entropy_with_logits(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
 ) -> Any:
     """BCE on logits, stable: ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)``."""
-    ag = _ops()
     softplus_neg = ag.log1p(ag.exp(-ag.abs(input))) + ag.maximum(-input, 0.0)  # log(1 + exp(-x))
     if pos_weight is None:
         loss = (1.0 - target) * input + softplus_neg
