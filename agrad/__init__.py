@@ -205,7 +205,7 @@ from agrad._transforms.functional import (
 # isort: split
 # The extensions and the subpackages: above the main namespace, whose functions they use; then
 # the Tensor's operators and methods, installed once everything they call exists.
-from agrad import _methods, fft, linalg, nn, optim
+from agrad import _methods, fft, linalg, nn, optim, random
 from agrad._state.random import manual_seed
 from agrad._state.serialization import CheckpointError, load, save
 
