@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._base.backend import BackendError, load_backend
 from agrad._base.promotion import scalar_passthrough
 from agrad._core import engine, hooks
 from agrad._core.primitive import TENSOR_OPS
 from agrad._core.tensor import Tensor
 from agrad._ops import elementwise as ew
 from agrad._ops import statistical
-from agrad._ops.data_type_functions import to_device
+from agrad._ops.data_type_functions import astype, to_device
 from agrad._ops.indexing import getitem, setitem
 from agrad._ops.linear_algebra import matmul_p
 from agrad._ops.manipulation import permute_dims, reshape
@@ -153,6 +154,32 @@ def _to_device(self: Tensor, device: Any, /, *, stream: Any = None) -> Tensor:
     return to_device(self, device, stream=stream)
 
 
+def _clone(self: Tensor) -> Tensor:
+    """A copy of this tensor that stays in the graph (``torch.Tensor.clone``): the gradient of
+    the copy flows back to this tensor. The values are copied (``astype(..., copy=True)``)."""
+    return astype(self, self.dtype, copy=True)
+
+
+def _numpy(self: Tensor) -> Any:
+    """The values as a NumPy array (``torch.Tensor.numpy``). This leaves the graph, like
+    ``float(x)``; a lazy backend (Dask) computes. The core imports no NumPy: the array comes
+    from agrad's ``numpy`` backend, so that backend must be available."""
+    try:
+        be = load_backend("numpy")
+    except BackendError as e:
+        raise RuntimeError(
+            f"Tensor.numpy() needs agrad's numpy backend, which is unavailable: {e}. Use "
+            "tensor.value for the backend's own array."
+        ) from e
+    return be.xp.asarray(self.detach().to_backend(be).value)  # asarray: a 0-d array, not a scalar
+
+
+def _tolist(self: Tensor) -> Any:
+    """The values as (nested lists of) Python numbers (``torch.Tensor.tolist``); a 0-d tensor
+    gives a number. Leaves the graph, as :meth:`numpy` does (and goes through it)."""
+    return _numpy(self).tolist()
+
+
 def _reduction(fn: Any) -> Any:
     def method(self: Tensor, axis: Any = None, keepdims: bool = False) -> Tensor:
         return fn(self, axis=axis, keepdims=keepdims)
@@ -191,6 +218,7 @@ def install(namespace: Any) -> None:
         "T": property(_T), "mT": property(_mT),
         "backward": backward, "register_hook": register_hook, "retain_grad": retain_grad,
         "to_device": _to_device, "reshape": _reshape,
+        "clone": _clone, "numpy": _numpy, "tolist": _tolist,
         "sum": _reduction(statistical.sum), "mean": _reduction(statistical.mean),
         "max": _reduction(statistical.max),
         "exp": _unary(ew.exp_p), "log": _unary(ew.log_p), "tanh": _unary(ew.tanh_p),

@@ -1,5 +1,6 @@
-"""Loss modules: ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``BCELoss``, ``BCEWithLogitsLoss``,
-``CrossEntropyLoss``, ``NLLLoss`` (wrappers over ``agrad.nn.functional``)."""
+"""Loss modules: ``MSELoss``, ``L1Loss``, ``HuberLoss``, ``SmoothL1Loss``, ``BCELoss``,
+``BCEWithLogitsLoss``, ``CrossEntropyLoss``, ``NLLLoss``, ``KLDivLoss``, ``CosineEmbeddingLoss``,
+``MarginRankingLoss`` (wrappers over ``agrad.nn.functional``, PyTorch's names and defaults)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from agrad.nn.module import Module
 
 
 class _Loss(Module):
+    _reductions: tuple[str, ...] = ("mean", "sum", "none")
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        if reduction not in ("mean", "sum", "none"):
+        if reduction not in self._reductions:
             raise ValueError(
-                f"{type(self).__name__}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+                f"{type(self).__name__}: reduction must be one of {', '.join(map(repr, self._reductions))}, "
+                f"got {reduction!r}"
             )
         self.reduction = reduction
 
@@ -36,6 +40,19 @@ class HuberLoss(_Loss):
 
     def forward(self, input: Any, target: Any) -> Any:
         return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class SmoothL1Loss(_Loss):
+    """Quadratic below ``beta``, linear above, continuous slope (``beta=0``: L1)."""
+
+    def __init__(self, reduction: str = "mean", beta: float = 1.0) -> None:
+        super().__init__(reduction)
+        if beta < 0:
+            raise ValueError(f"SmoothL1Loss: beta must be non-negative, got {beta}")
+        self.beta = beta
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
 class BCELoss(_Loss):
@@ -83,3 +100,40 @@ class NLLLoss(_Loss):
 
     def forward(self, input: Any, target: Any) -> Any:
         return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of log-probabilities ``input`` from ``target`` (probabilities, or
+    log-probabilities with ``log_target=True``); ``reduction='batchmean'`` is the per-sample KL."""
+
+    _reductions = ("mean", "batchmean", "sum", "none")
+
+    def __init__(self, reduction: str = "mean", log_target: bool = False) -> None:
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input: Any, target: Any) -> Any:
+        return F.kl_div(input, target, self.reduction, self.log_target)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """Pulls pairs with ``target == 1`` together (``1 - cos``), pushes pairs with ``target == -1``
+    below cosine ``margin``."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Any:
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class MarginRankingLoss(_Loss):
+    """``max(0, -target * (x1 - x2) + margin)``: ranks ``x1`` above ``x2`` where ``target == 1``."""
+
+    def __init__(self, margin: float = 0.0, reduction: str = "mean") -> None:
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1: Any, input2: Any, target: Any) -> Any:
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)

@@ -39,12 +39,57 @@ class Hyper:
     convert: Callable[[Any], Any] | None = None
     invalid: Callable[[Any], bool] | None = None
     error: str = "invalid value {}"
+    keyword_only: bool = False
+    """Keyword-only in the constructor (after ``*``, as PyTorch declares ``maximize``...)."""
+
+
+def nonnegative(default: float, what: str) -> Hyper:
+    """A hyper-parameter that must be ``>= 0`` (weight decay, eps...), named ``what`` in errors."""
+    return Hyper(default, invalid=lambda v: v < 0, error=f"invalid {what} {{}}")
+
+
+def implementation_flags(*, positional_foreach: bool = False) -> dict[str, Hyper]:
+    """PyTorch's implementation switches, accepted so that its constructor calls run unchanged.
+
+    ``foreach`` and ``capturable`` choose how PyTorch runs the same arithmetic (and are kept in
+    the groups, as PyTorch keeps them); agrad has one implementation, so they change nothing.
+    ``differentiable=True`` (a step recorded for autograd) is refused: agrad's steps run under
+    ``no_grad``. Some PyTorch optimizers take ``foreach`` positionally (``positional_foreach``).
+    """
+    return dict(
+        foreach=Hyper(None, keyword_only=not positional_foreach),
+        capturable=Hyper(False, keyword_only=True),
+        differentiable=Hyper(
+            False,
+            keyword_only=True,
+            invalid=bool,
+            error="differentiable={} is not supported: agrad's optimizer steps run under no_grad",
+        ),
+    )
 
 
 def descent_direction(grad: Any, param: Any, weight_decay: float, maximize: bool) -> Any:
     """The gradient the update rules start from: negated to maximise, plus L2 weight decay."""
     g = -grad if maximize else grad
     return g + weight_decay * param if weight_decay else g
+
+
+def weight_decayed(
+    grad: Any, param: Any, lr: float, weight_decay: float, decoupled: bool, maximize: bool
+) -> tuple[Any, Any]:
+    """``(param, gradient)`` after weight decay: decoupled (AdamW's ``param *= 1 - lr * wd``, the
+    gradient untouched) or L2 (``wd * param`` added to the gradient)."""
+    if decoupled and weight_decay:
+        return param * (1.0 - lr * weight_decay), descent_direction(grad, param, 0.0, maximize)
+    return param, descent_direction(grad, param, weight_decay, maximize)
+
+
+def lerp(start: Any, end: Any, weight: float) -> Any:
+    """``start + weight * (end - start)``, evaluated as PyTorch's ``lerp`` is (from the nearer end),
+    so running averages round as PyTorch's do."""
+    if abs(weight) < 0.5:
+        return start + weight * (end - start)
+    return end - (end - start) * (1.0 - weight)
 
 
 class Optimizer:
@@ -130,8 +175,20 @@ class Optimizer:
 
     def _hyper(self, group: Mapping[str, Any]) -> dict[str, Any]:
         """The update's keyword arguments for one group (``step`` is added per parameter): the
-        group's values of the update function's keyword-only parameters, in its order."""
+        group's values of the update function's keyword-only parameters, in its order; a
+        ``betas`` pair is passed as ``beta1`` and ``beta2``."""
+        if "betas" in group:
+            group = {**group, "beta1": group["betas"][0], "beta2": group["betas"][1]}
         return {name: group[name] for name in self._update_keywords if name in group}
+
+    def _advance(self, state: dict[str, Any], group: Mapping[str, Any]) -> dict[str, Any]:
+        """Advance one parameter's host scalars in ``state`` (Python numbers, never arrays: the
+        ``step`` counted from 1 where the update takes it) and return them as the update's
+        keyword arguments. Subclasses add their own (NAdam's ``mu_product``)."""
+        if not self.uses_step:
+            return {}
+        state["step"] = state.get("step", 0) + 1
+        return {"step": state["step"]}
 
     def _initial_state(self, xp: Any, p: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {name: xp.zeros_like(p.value) for name in self.state_names}
@@ -160,14 +217,12 @@ class Optimizer:
                         state = self._initial_state(be.xp, p, group)
                     else:  # after model.to(backend=..., dtype=...), bring the state along
                         state = {k: _to_param(v, p) if _stale(v, p) else v for k, v in old.items()}
-                    if self.uses_step:
-                        state["step"] = state.get("step", 0) + 1
-                        hyper = {**hyper, "step": state["step"]}
+                    keywords = {**hyper, **self._advance(state, group)}
                     fn = be.kernels.get(self.kernel, type(self).update)
                     args = (be.xp, p.value, p.grad, *(state[n] for n in self.state_names))
-                    out = fn(*args, **hyper)
+                    out = fn(*args, **keywords)
                     if out is NotImplemented:  # the backend's kernel declined: the reference runs
-                        out = type(self).update(*args, **hyper)
+                        out = type(self).update(*args, **keywords)
                     pending.append((p, out[0], state, out[1:]))
         for p, value, state, arrays in _materialized(pending):
             state.update(zip(self.state_names, arrays))
@@ -182,16 +237,13 @@ class Optimizer:
 
     def state_dict(self) -> dict[str, Any]:
         """``{"state": {index: {...}}, "param_groups": [{..., "params": [index...]}]}`` (PyTorch's
-        layout; arrays as detached Tensors)."""
+        layout; arrays, also inside lists, as detached Tensors)."""
         index = {id(p): i for i, p in enumerate(self._params())}
         state = {}
         for i, p in enumerate(self._params()):
             s = self.state.get(id(p))
             if s is not None:
-                state[i] = {
-                    k: (Tensor(v, requires_grad=False, backend=p._backend) if p._backend.is_array(v) else v)
-                    for k, v in s.items()
-                }
+                state[i] = {k: _exported(v, p) for k, v in s.items()}
         groups = [
             {**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
             for g in self.param_groups
@@ -199,7 +251,11 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore hyper-parameters and state; checked fully before anything changes."""
+        """Restore hyper-parameters and state; checked fully before anything changes.
+
+        Per-element state (``state_names``) must have its parameter's shape and comes back on its
+        backend and dtype; other entries are host scalars, where a 0-d array (PyTorch saves
+        ``step`` so) comes back as a Python number, or arrays and lists of them (L-BFGS)."""
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
             len(a["params"]) != len(b["params"]) for a, b in zip(groups, self.param_groups)
@@ -212,8 +268,11 @@ class Optimizer:
         new_state = {}
         for key, s in state_dict["state"].items():
             p = params[int(key)]
-            converted = {k: _to_param(v, p) for k, v in s.items()}
-            for k, v in converted.items():
+            converted = {
+                k: _to_param(v, p) if k in self.state_names else _restored(v, p) for k, v in s.items()
+            }
+            for k in self.state_names:
+                v = converted.get(k)
                 if hasattr(v, "shape") and tuple(v.shape) != p.shape:
                     raise ValueError(
                         f"{type(self).__name__}.load_state_dict: state {k!r} of parameter {key} "
@@ -239,6 +298,23 @@ def _to_param(v: Any, p: Tensor) -> Any:
     if t.dtype is not p.dtype:
         t = Tensor(t.value, requires_grad=False, dtype=p.dtype, backend=be)
     return t.value
+
+
+def _exported(v: Any, p: Tensor) -> Any:
+    """A state entry for ``state_dict``: backend arrays (also in lists) as detached Tensors."""
+    if isinstance(v, list):
+        return [_exported(x, p) for x in v]
+    return Tensor(v, requires_grad=False, backend=p._backend) if p._backend.is_array(v) else v
+
+
+def _restored(v: Any, p: Tensor) -> Any:
+    """A saved host entry: a 0-d array as a Python number, arrays on ``p``'s backend and dtype,
+    lists entry by entry."""
+    if isinstance(v, (list, tuple)):
+        return [_restored(x, p) for x in v]
+    if hasattr(v, "shape") and tuple(v.shape) == ():
+        return float(v)
+    return _to_param(v, p)
 
 
 def _stale(v: Any, p: Tensor) -> bool:
@@ -269,11 +345,17 @@ def _declared_init(cls: type[Optimizer]) -> Callable[..., None]:
     """``cls.__init__(self, params, <name>=<default>, ...)`` from ``cls.hyperparameters``."""
     declared = cls.hyperparameters
     positional = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ordered = sorted(declared.items(), key=lambda item: item[1].keyword_only)  # stable: `*` after
     signature = inspect.Signature(
         [inspect.Parameter("self", positional), inspect.Parameter("params", positional, annotation=ParamsT)]
         + [
-            inspect.Parameter(name, positional, default=h.default, annotation=type(h.default))
-            for name, h in declared.items()
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY if h.keyword_only else positional,
+                default=h.default,
+                annotation=type(h.default),
+            )
+            for name, h in ordered
         ],
         return_annotation=None,
     )

@@ -170,9 +170,60 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
 
 
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
+    """Huber loss divided by ``beta`` (PyTorch's ``F.smooth_l1_loss``); ``beta=0`` is the L1 loss."""
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss: beta must be non-negative, got {beta}")
     return (
         huber_loss(input, target, reduction, beta) / beta if beta > 0 else l1_loss(input, target, reduction)
     )
+
+
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
+    """Kullback-Leibler divergence of log-probabilities ``input`` from ``target`` (PyTorch's
+    ``F.kl_div``): pointwise ``target * (log(target) - input)``, or with ``log_target=True``
+    ``exp(target) * (target - input)``.
+
+    ``0 * log 0`` counts as 0 (PyTorch's ``xlogy``), with gradient 0 there instead of NaN.
+    ``reduction='batchmean'`` divides the sum by the batch size, the true KL divergence per sample;
+    ``'mean'`` divides by the number of elements, as PyTorch does (and warns about).
+    """
+    if log_target:
+        losses = ag.exp(target) * (target - input)
+    else:
+        zero = target == 0
+        safe = ag.where(zero, ag.ones_like(target), target)  # log(1) = 0 where target is 0
+        losses = target * ag.log(safe) - target * input
+    if reduction == "batchmean":
+        total = ag.sum(losses)
+        return total / input.shape[0] if input.ndim else total
+    return _reduce(losses, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+) -> Any:
+    """``1 - cos(x1, x2)`` where ``target == 1``, ``max(0, cos(x1, x2) - margin)`` where ``target == -1``
+    (PyTorch's ``F.cosine_embedding_loss``; cosine over the last axis of ``(N, D)`` or ``(D,)``,
+    each squared norm offset by 1e-12 as PyTorch does)."""
+    if input1.ndim not in (1, 2):
+        raise ValueError(f"cosine_embedding_loss: inputs must be 1-d or 2-d, got {input1.ndim}-d")
+    axis = input1.ndim - 1
+    dot = ag.sum(input1 * input2, axis=axis)
+    mag1 = ag.sum(input1 * input1, axis=axis) + 1e-12
+    mag2 = ag.sum(input2 * input2, axis=axis) + 1e-12
+    cos = dot / ag.sqrt(mag1 * mag2)
+    zeros = ag.zeros_like(cos)
+    pos = ag.where(target == 1, 1.0 - cos, zeros)
+    neg = ag.where(target == -1, ag.clip(cos - margin, min=0.0), zeros)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(
+    input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
+) -> Any:
+    """``max(0, -target * (x1 - x2) + margin)`` (PyTorch's ``F.margin_ranking_loss``): ``target``
+    1 asks for ``x1`` to rank above ``x2`` by ``margin``, -1 for the opposite."""
+    return _reduce(ag.clip(-target * (input1 - input2) + margin, min=0.0), reduction)
 
 
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
@@ -202,10 +253,13 @@ def binary_cross_entropy_with_logits(
 __all__ = [
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
+    "cosine_embedding_loss",
     "cross_entropy",
     "huber_loss",
+    "kl_div",
     "l1_loss",
     "log_softmax",
+    "margin_ranking_loss",
     "mse_loss",
     "nll_loss",
     "sigmoid",
