@@ -2,12 +2,14 @@
 
 ``layer_norm`` is a fused primitive (kernel entry point ``"layer_norm"``:
 ``fn(xp, x, weight, bias, *, normalized_ndim, eps) -> y``, ``weight``/``bias`` may be ``None``)
-whose VJP is the closed form ``rstd * (gh - mean(gh) - xhat * mean(gh * xhat))``. Dropout masks
+whose VJP is the closed form ``rstd * (gh - mean(gh) - xhat * mean(gh * xhat))``; ``group_norm``
+reuses it on each group and ``rms_norm`` is a composition of standard ops. Dropout masks
 come from the backend's RNG hook, so ``agrad.manual_seed`` makes them identical on every backend.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import agrad as ag
@@ -121,6 +123,54 @@ def layer_norm(
     if tuple(x.shape[len(x.shape) - len(shape) :]) != shape:
         raise ValueError(f"layer_norm: the input {tuple(x.shape)} does not end with normalized_shape {shape}")
     return layer_norm_p(x, weight, bias, normalized_ndim=len(shape), eps=float(eps))
+
+
+def group_norm(
+    x: Any, num_groups: int, weight: Any = None, bias: Any = None, eps: float = 1e-5
+) -> Any:
+    """Normalise each sample's channels (axis 1 of ``x`` ``(N, C, ...)``) in ``num_groups`` groups,
+    over the group's channels and all spatial axes (biased variance), then scale and shift per
+    channel. Independent of the batch, unlike batch norm; each group is a layer norm (fused VJP)."""
+    if x.ndim < 2:
+        raise ValueError(f"group_norm: the input must be (N, C, ...), got shape {tuple(x.shape)}")
+    n, c = x.shape[0], x.shape[1]
+    if num_groups <= 0 or c % num_groups:
+        raise ValueError(f"group_norm: {c} channels cannot be split into {num_groups} equal groups")
+    per_group = (c // num_groups) * math.prod(x.shape[2:])
+    grouped = ag.reshape(x, (n, num_groups, per_group))
+    y = ag.reshape(layer_norm_p(grouped, None, None, normalized_ndim=1, eps=float(eps)), tuple(x.shape))
+    bshape = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * ag.reshape(weight, bshape)
+    if bias is not None:
+        y = y + ag.reshape(bias, bshape)
+    return y
+
+
+_FLOAT32_EPS = 2.0**-23
+"""float32's machine epsilon: PyTorch's default RMSNorm eps for half-precision inputs."""
+
+
+def rms_norm(
+    x: Any, normalized_shape: int | tuple[int, ...], weight: Any = None, eps: float | None = None
+) -> Any:
+    """``x / sqrt(mean(x**2) + eps) * weight`` over the trailing ``normalized_shape`` axes (no
+    centring, no bias). ``eps=None`` is the machine epsilon of ``x``'s dtype, as in PyTorch; for
+    dtypes narrower than 32 bits (float16, bfloat16) it is float32's and the statistics are computed
+    in float32, as PyTorch does in practice (its documentation says the dtype's own epsilon)."""
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if tuple(x.shape[len(x.shape) - len(shape) :]) != shape:
+        raise ValueError(f"rms_norm: the input {tuple(x.shape)} does not end with normalized_shape {shape}")
+    info = ag.finfo(x.dtype)
+    narrow = info.bits < 32  # half precision: computed in float32 and cast back, as PyTorch does
+    if eps is None:
+        eps = _FLOAT32_EPS if narrow else info.eps
+    xc = ag.astype(x, ag.float32) if narrow else x
+    axes = tuple(range(-len(shape), 0))
+    y = xc / ag.sqrt(ag.mean(xc * xc, axis=axes, keepdims=True) + float(eps))
+    if narrow:
+        y = ag.astype(y, info.dtype)
+    return y if weight is None else y * weight
 
 
 def batch_norm(

@@ -1,4 +1,5 @@
-"""``BatchNorm1d``/``BatchNorm2d`` (running statistics, momentum, train/eval) and ``LayerNorm``."""
+"""``BatchNorm1d``/``BatchNorm2d`` (running statistics, momentum, train/eval), ``LayerNorm``,
+``GroupNorm`` and ``RMSNorm``: PyTorch's parameter names and shapes, so its state_dicts load."""
 
 from __future__ import annotations
 
@@ -81,3 +82,66 @@ class LayerNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}"
+
+
+class GroupNorm(Module):
+    """Normalise ``(N, C, ...)`` inputs per sample over ``num_groups`` groups of channels, then a
+    per-channel affine (``weight`` ones, ``bias`` zeros, shape ``(C,)``; ``bias=False`` drops the
+    shift: PyTorch's keyword-only flag)."""
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        if num_groups <= 0 or num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by "
+                             f"num_groups ({num_groups})")
+        self.num_groups, self.num_channels, self.eps, self.affine = num_groups, num_channels, eps, affine
+        self.register_parameter("weight", new_parameter((num_channels,), dtype, 1.0) if affine else None)
+        self.register_parameter(
+            "bias", new_parameter((num_channels,), dtype, 0.0) if affine and bias else None
+        )
+
+    def forward(self, x: Any) -> Any:
+        if x.ndim < 2 or x.shape[1] != self.num_channels:
+            raise ValueError(
+                f"GroupNorm({self.num_groups}, {self.num_channels}) expects (N, C, ...) inputs with "
+                f"{self.num_channels} channels on axis 1, got shape {tuple(x.shape)}"
+            )
+        return F.group_norm(x, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class RMSNorm(Module):
+    """Scale by the root mean square over the trailing ``normalized_shape`` axes, then by
+    ``weight`` (ones, shape ``normalized_shape``; no bias). ``eps=None``: the dtype's epsilon."""
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self.register_parameter("weight", new_parameter(shape, dtype, 1.0) if elementwise_affine else None)
+
+    def forward(self, x: Any) -> Any:
+        return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
