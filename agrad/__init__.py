@@ -27,9 +27,11 @@ from agrad._base.backend import (
 from agrad._base.constants import e, inf, nan, newaxis, pi
 from agrad._base.dtypes import (
     DType,
+    bfloat16,
     bool,
     complex64,
     complex128,
+    float16,
     float32,
     float64,
     int8,
@@ -205,9 +207,10 @@ from agrad._transforms.functional import (
 # isort: split
 # The extensions and the subpackages: above the main namespace, whose functions they use; then
 # the Tensor's operators and methods, installed once everything they call exists.
-from agrad import _methods, fft, linalg, nn, optim, random
+from agrad import _methods, amp, fft, linalg, nn, optim, random
 from agrad._state.random import manual_seed
 from agrad._state.serialization import CheckpointError, load, save
+from agrad.amp import autocast
 
 array = Tensor  # pygrad's ``tensor.array(value)`` spelling
 

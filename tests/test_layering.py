@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("agrad._ops",),
     ("agrad._methods",),
     ("agrad._transforms", "agrad._state"),
-    ("agrad.linalg", "agrad.fft", "agrad.random"),
+    ("agrad.linalg", "agrad.fft", "agrad.random", "agrad.amp"),
     ("agrad.nn", "agrad.optim"),
     ("agrad.testing",),
     ("agrad",),

@@ -3,6 +3,11 @@
 ``Tensor.dtype`` is always one of these, so ``x.dtype == agrad.float32`` holds whatever array
 library is underneath. Each backend maps them to and from its native dtypes (kept in the backend's
 ``cache["dtypes"]``).
+
+``float16`` and ``bfloat16`` are extension dtypes: the standard has neither, so they are not in
+``ALL_DTYPES`` (nor in ``__array_namespace_info__().dtypes()``), but a backend whose namespace has
+them (PyTorch, JAX; NumPy has ``float16``) maps them like any other dtype, for mixed precision
+(``agrad.autocast``). A backend without one refuses it in :func:`to_native`, naming itself.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from typing import Any
 
 
 class DType:
-    """A dtype of the Array API standard (``agrad.float32`` ...), independent of the backend."""
+    """A dtype of the Array API standard (``agrad.float32`` ...) or one of agrad's extension dtypes
+    (``agrad.float16``, ``agrad.bfloat16``), independent of the backend."""
 
     __slots__ = ("name", "kind", "bits")
 
@@ -47,7 +53,15 @@ ALL_DTYPES: tuple[DType, ...] = (
     bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64,
     float32, float64, complex64, complex128,
 )  # fmt: skip
-BY_NAME = {d.name: d for d in ALL_DTYPES}
+
+# Extension dtypes (not the standard's): half precision and brain floating point, for autocast.
+float16 = DType("float16", "real floating", 16)
+bfloat16 = DType("bfloat16", "real floating", 16)
+
+EXTENSION_DTYPES: tuple[DType, ...] = (float16, bfloat16)
+"""Dtypes beyond the standard's 13, available where the backend's namespace has them."""
+
+BY_NAME = {d.name: d for d in ALL_DTYPES + EXTENSION_DTYPES}
 
 
 def is_floating(dtype: DType) -> bool:
@@ -60,7 +74,7 @@ def _tables(backend: Any) -> tuple[dict, dict]:
     if tables is None:
         to_native, from_native = {}, {}
         xp = backend.xp
-        for d in ALL_DTYPES:
+        for d in ALL_DTYPES + EXTENSION_DTYPES:
             native = getattr(xp, d.name, None)
             if native is None:
                 continue
@@ -88,10 +102,12 @@ def to_native(backend: Any, dtype: Any) -> Any:
     try:
         return table[dtype]
     except KeyError:
+        hint = (f"; {dtype.name} is an extension dtype (not the standard's), on backends whose "
+                "namespace has it (torch and jax have both, numpy float16)" if dtype in EXTENSION_DTYPES else
+                ", or a backend option that enables it (e.g. set_backend('jax', x64=True) for 64-bit dtypes)")
         raise TypeError(
             f"backend {backend.name!r} has no dtype {dtype.name} here (it has "
-            f"{', '.join(d.name for d in table)}); use one of those, or a backend option that "
-            "enables it (e.g. set_backend('jax', x64=True) for 64-bit dtypes)"
+            f"{', '.join(d.name for d in table)}); use one of those{hint}"
         ) from None
 
 

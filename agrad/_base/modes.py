@@ -1,4 +1,5 @@
-"""Per-thread modes: gradient recording, forward-mode levels, anomaly detection, closure tracking.
+"""Per-thread modes: gradient recording, forward-mode levels, anomaly detection, closure tracking,
+autocast.
 
 Every mode is state of the thread (or task) that entered it: a ``jvp`` or a ``detect_anomaly``
 block in one thread changes nothing for another. A primitive call checks one flag,
@@ -50,6 +51,17 @@ class _ModeState(threading.local):
 
 
 modes = _ModeState()
+
+
+class _AutocastMode(threading.local):
+    """This thread's autocast dtype: ``None`` (off, the plain path) or ``agrad.float16`` /
+    ``agrad.bfloat16`` inside ``agrad.autocast``. The ops autocast affects (matmul, conv...) read
+    this one attribute; ``agrad.amp`` sets it."""
+
+    dtype = None
+
+
+autocast_mode = _AutocastMode()
 
 
 @contextlib.contextmanager

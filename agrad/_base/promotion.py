@@ -13,7 +13,10 @@ Where the standard leaves promotion undefined, agrad picks one rule for every ba
 * a Python ``float`` with an integer or boolean array gives the backend's default floating dtype,
   a Python ``int`` with a boolean array its default integer dtype, a Python ``complex`` with a real
   array the complex dtype of the same precision;
-* ``uint64`` with a signed integer has no common dtype: a ``TypeError`` says to cast explicitly.
+* ``uint64`` with a signed integer has no common dtype: a ``TypeError`` says to cast explicitly;
+* the extension dtypes ``float16`` and ``bfloat16`` (:data:`EXTENSION_TABLE`) promote as in
+  PyTorch: with a wider float or a complex dtype to that dtype, with each other to ``float32``,
+  with integers and booleans to themselves (the mixed-kind rule), with a Python float unchanged.
 
 This module holds the tables and the dtype arithmetic; ``agrad._ops.promote`` converts operands.
 """
@@ -26,8 +29,10 @@ from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
 from agrad._base.dtypes import (
     DType,
+    bfloat16,
     complex64,
     complex128,
+    float16,
     float32,
     float64,
     int8,
@@ -75,11 +80,25 @@ PROMOTION_TABLE = _same_kind_table()
 """The standard's promotion table (pairs it defines), ``(dtype, dtype) -> dtype``."""
 
 
+def _extension_table() -> dict[tuple[DType, DType], DType]:
+    table: dict[tuple[DType, DType], DType] = {(float16, bfloat16): float32, (bfloat16, float16): float32}
+    for half in (float16, bfloat16):
+        for wider in (float32, float64, complex64, complex128):
+            table[half, wider] = table[wider, half] = wider
+    return table
+
+
+EXTENSION_TABLE = _extension_table()
+"""Pairs with an extension dtype (``float16``, ``bfloat16``), PyTorch's results."""
+
+_TABLE = {**PROMOTION_TABLE, **EXTENSION_TABLE}
+
+
 def promote_types(a: DType, b: DType) -> DType:
     """The common dtype of ``a`` and ``b``: the standard's table, then agrad's mixed-kind rule."""
     if a is b:
         return a
-    r = PROMOTION_TABLE.get((a, b))
+    r = _TABLE.get((a, b))
     if r is not None:
         return r
     ra, rb = _KIND_RANK[a.kind], _KIND_RANK[b.kind]
@@ -92,6 +111,7 @@ def promote_types(a: DType, b: DType) -> DType:
 
 
 def complex_of(d: DType) -> DType:
+    """The complex dtype of ``d``'s precision (``complex64`` for the 16-bit floats)."""
     return complex128 if d.bits == 64 or d is complex128 else complex64
 
 
@@ -151,7 +171,7 @@ def can_cast(from_: Any, to: DType, /) -> bool:
         from_ = _dtypes.from_native(from_._backend, from_.value.dtype)
     if from_ is to:
         return True
-    return PROMOTION_TABLE.get((from_, to)) is to
+    return _TABLE.get((from_, to)) is to
 
 
 _PASS = {

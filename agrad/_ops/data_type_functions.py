@@ -97,9 +97,21 @@ def _dtype_arg(arg: Any) -> tuple[_dtypes.DType, Any]:
     return _dtypes.from_native(be, getattr(arg, "dtype", arg)), be
 
 
+_EXTENSION_FINFO = {  # (bits, eps, max, smallest_normal): IEEE binary16 and bfloat16
+    _dtypes.float16: (16, 2.0**-10, 65504.0, 2.0**-14),
+    _dtypes.bfloat16: (16, 2.0**-7, (2.0 - 2.0**-7) * 2.0**127, 2.0**-126),
+}
+"""The extension dtypes' limits, fixed by their formats: the same on every backend (and known on
+one that lacks the dtype, where the standard's namespace has no ``finfo`` for it)."""
+
+
 def finfo(type: Any, /) -> finfo_object:  # noqa: A002 - the standard's name
     """Limits of a real or complex floating dtype (or of a tensor's dtype)."""
     d, be = _dtype_arg(type)
+    ext = _EXTENSION_FINFO.get(d)
+    if ext is not None:
+        bits, eps, big, tiny = ext
+        return finfo_object(bits, eps, big, -big, tiny, d)
     f = be.xp.finfo(_dtypes.to_native(be, d))
     return finfo_object(int(f.bits), float(f.eps), float(f.max), float(f.min),
                         float(f.smallest_normal), d)

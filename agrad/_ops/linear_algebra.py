@@ -2,13 +2,62 @@
 
 ``matmul``'s VJP handles 1-D operands (vector-matrix, matrix-vector, dot) and batch
 broadcasting (the cotangent is summed over broadcast batch axes).
+
+Autocast: inside ``agrad.autocast(dtype)`` ``matmul`` (the function and the ``@`` operator, which
+calls the primitive directly) first converts its floating operands to the autocast dtype with the
+differentiable ``astype``, so gradients flow back in the operands' own dtypes. That happens in the
+primitive's call (:class:`AutocastPrimitive`); outside autocast it costs one thread-local read.
+:func:`autocast_operands` is the conversion, shared with ``agrad.amp``'s op decorators.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from agrad._core.primitive import primitive, shape_of, unbroadcast
+from agrad._base import dtypes as _dtypes
+from agrad._base.backend import get_backend
+from agrad._base.modes import autocast_mode
+from agrad._core.primitive import PRIMITIVES, Primitive, primitive, shape_of, unbroadcast
+from agrad._core.tensor import Tensor
+from agrad._ops.data_type_functions import astype_p
+
+
+def _autocast_one(x: Any, dtype: _dtypes.DType) -> Any:
+    if isinstance(x, Tensor):
+        be = x._backend
+    elif x is None or type(x) in (int, float, complex, bool):
+        return x
+    else:
+        be = get_backend()
+        if not be.is_array(x):
+            return x  # not an array of ours (a shape, another library's array): left to the op
+    d = _dtypes.from_native(be, x.value.dtype if isinstance(x, Tensor) else x.dtype)
+    if d is dtype or d.kind != "real floating" or d is _dtypes.float64:
+        return x
+    return astype_p(x, dtype=_dtypes.to_native(be, dtype), copy=False)
+
+
+def autocast_operands(args: tuple, dtype: _dtypes.DType) -> tuple:
+    """``args`` with each floating operand converted to ``dtype`` (differentiably).
+
+    PyTorch's eligibility rule: real floating Tensors (and backend arrays) other than ``float64``
+    are converted; ``float64``, complex, integer and boolean operands, Python scalars and
+    anything else pass unchanged. An operand already of ``dtype`` is not touched (no node).
+    """
+    return tuple(_autocast_one(a, dtype) for a in args)
+
+
+class AutocastPrimitive(Primitive):
+    """A primitive on autocast's lower-precision list: inside ``agrad.autocast`` its operands are
+    converted to the autocast dtype before the ordinary call (PyTorch's CPU list: matmul...)."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **params: Any) -> Any:
+        dtype = autocast_mode.dtype
+        if dtype is not None:
+            args = autocast_operands(args, dtype)
+        return Primitive.__call__(self, *args, **params)
 
 
 def _swap_last(xp: Any, a: Any) -> Any:
@@ -56,7 +105,7 @@ def _matmul_fwd(xp: Any, a: Any, b: Any) -> Any:
     return xp.matmul(a, b)
 
 
-matmul_p = primitive(
+matmul_p = AutocastPrimitive(
     "matmul",
     _matmul_fwd,
     vjp=(_matmul_da, _matmul_db),
@@ -65,6 +114,7 @@ matmul_p = primitive(
         lambda xp, db, ans, a, b: xp.matmul(a, db),
     ),
 )
+PRIMITIVES.setdefault(matmul_p.name, matmul_p)  # what primitive() does (no kernel to declare)
 matrix_transpose_p = primitive(
     "matrix_transpose",
     lambda xp, x: xp.matrix_transpose(x),
@@ -74,7 +124,8 @@ matrix_transpose_p = primitive(
 
 
 def matmul(x1: Any, x2: Any, /) -> Any:
-    """Matrix product with NumPy's rules for 1-D operands and batch broadcasting."""
+    """Matrix product with NumPy's rules for 1-D operands and batch broadcasting (in the autocast
+    dtype inside ``agrad.autocast``)."""
     return matmul_p(x1, x2)
 
 

@@ -16,8 +16,10 @@ import agrad as ag
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._state import random as _random
+from agrad.amp import lower_precision_op
 
 
+@lower_precision_op
 def linear(x: Any, weight: Any, bias: Any = None) -> Any:
     """``x @ weight.T + bias`` (weight is ``(out_features, in_features)``, as in PyTorch)."""
     if x.shape[-1] != weight.shape[-1]:

@@ -16,6 +16,7 @@ from typing import Any
 import agrad as ag
 from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor
+from agrad.amp import float32_op
 from agrad.nn.functional.activation import _log_softmax_ref, log_softmax, sigmoid
 
 
@@ -77,6 +78,7 @@ def _class_ids(ag: Any, c: int, target: Any) -> Any:
         return ag.reshape(ag.arange(c, dtype=target.dtype), (1, c))
 
 
+@float32_op
 def cross_entropy(
     input: Any,
     target: Any,
@@ -132,6 +134,7 @@ def cross_entropy(
     return _reduce(losses, reduction, denom)
 
 
+@float32_op
 def nll_loss(
     input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
 ) -> Any:
@@ -151,15 +154,18 @@ def nll_loss(
     return _reduce(losses, reduction, ag.sum(wrow))
 
 
+@float32_op
 def mse_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     d = input - target
     return _reduce(d * d, reduction)
 
 
+@float32_op
 def l1_loss(input: Any, target: Any, reduction: str = "mean") -> Any:
     return _reduce(ag.abs(input - target), reduction)
 
 
+@float32_op
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Any:
     """Quadratic within ``delta`` of the target, linear beyond (PyTorch's ``F.huber_loss``)."""
     d = ag.abs(input - target)
@@ -169,6 +175,7 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     return _reduce(ag.where(small, quad, lin), reduction)
 
 
+@float32_op
 def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float = 1.0) -> Any:
     """Huber loss divided by ``beta`` (PyTorch's ``F.smooth_l1_loss``); ``beta=0`` is the L1 loss."""
     if beta < 0:
@@ -178,6 +185,7 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
     )
 
 
+@float32_op
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Any:
     """Kullback-Leibler divergence of log-probabilities ``input`` from ``target`` (PyTorch's
     ``F.kl_div``): pointwise ``target * (log(target) - input)``, or with ``log_target=True``
@@ -199,6 +207,7 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     return _reduce(losses, reduction)
 
 
+@float32_op
 def cosine_embedding_loss(
     input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
 ) -> Any:
@@ -218,6 +227,7 @@ def cosine_embedding_loss(
     return _reduce(pos + neg, reduction)
 
 
+@float32_op
 def margin_ranking_loss(
     input1: Any, input2: Any, target: Any, margin: float = 0.0, reduction: str = "mean"
 ) -> Any:
@@ -226,6 +236,7 @@ def margin_ranking_loss(
     return _reduce(ag.clip(-target * (input1 - input2) + margin, min=0.0), reduction)
 
 
+@float32_op
 def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction: str = "mean") -> Any:
     """BCE on probabilities; the logs are clamped at -100 as in PyTorch."""
     log_p = ag.maximum(ag.log(input), -100.0)
@@ -236,6 +247,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, reduction:
     return _reduce(loss, reduction)
 
 
+@float32_op
 def binary_cross_entropy_with_logits(
     input: Any, target: Any, weight: Any = None, reduction: str = "mean", pos_weight: Any = None
 ) -> Any:
