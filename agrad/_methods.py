@@ -32,7 +32,10 @@ def _binop(prim: Any, a: Tensor, b: Any, reflected: bool = False) -> Any:
         if a.value.dtype == b.value.dtype:
             return prim(b, a) if reflected else prim(a, b)
     else:
-        ok = a._backend.cache.get("scalars") or scalar_passthrough(a._backend)
+        try:
+            ok = a._backend.cache["scalars"]
+        except KeyError:
+            ok = scalar_passthrough(a._backend)
         if tb in ok.get(a.value.dtype, ()):
             return prim(b, a) if reflected else prim(a, b)
     if not (isinstance(b, (Tensor, *_SCALAR_TYPES)) or a._backend.is_array(b)):

@@ -2,7 +2,8 @@
 
 For a change that must not cost speed (a refactor of the core): both versions run the same
 workloads (default W1, per-op dispatch) in alternating subprocesses, one thread, several rounds,
-so that a slow moment of the machine hits both alike. REV is checked out with ``git worktree``
+so that a slow moment of the machine hits both alike; the median and the fastest round of each
+are reported (on a shared machine the fastest round is the steadiest estimate). REV is checked out with ``git worktree``
 into a temporary folder (removed afterwards); its ``backends/`` folder is what
 ``agrad_backends`` imports there. Prints the median µs per step of each and their ratio.
 """
@@ -67,8 +68,10 @@ def main(argv: list[str] | None = None) -> int:
                         assert r["agrad"].startswith(root), r  # the intended checkout ran
                         times[side].append(r["median"])
                 b, t = statistics.median(times["base"]), statistics.median(times["this"])
+                bmin, tmin = min(times["base"]), min(times["this"])
                 print(f"{workload} on {args.backend}: base {args.base} {b * 1e6:.1f} µs, this checkout "
-                      f"{t * 1e6:.1f} µs per step, this / base = {t / b:.3f} "
+                      f"{t * 1e6:.1f} µs per step (median of rounds), this / base = {t / b:.3f}; "
+                      f"fastest rounds {bmin * 1e6:.1f} vs {tmin * 1e6:.1f} µs, ratio {tmin / bmin:.3f} "
                       f"({args.rounds} alternating rounds of {args.steps} steps, 1 thread)")
         finally:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", old], check=False)
