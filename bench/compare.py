@@ -3,9 +3,9 @@
 For a change that must not cost speed (a refactor of the core): both versions run the same
 workloads (default W1, per-op dispatch) in alternating subprocesses, one thread, several rounds,
 so that a slow moment of the machine hits both alike; the median and the fastest round of each
-are reported (on a shared machine the fastest round is the steadiest estimate). REV is checked out with ``git worktree``
-into a temporary folder (removed afterwards); its ``backends/`` folder is what
-``agrad_backends`` imports there. Prints the median µs per step of each and their ratio.
+are reported (on a shared machine the fastest round is the steadiest estimate). REV is checked
+out with ``git worktree`` into a temporary folder (removed afterwards); its ``backends/`` folder
+is what ``agrad_backends`` imports there. Prints the median µs per step of each and their ratio.
 """
 
 from __future__ import annotations
