@@ -256,8 +256,9 @@ METRICS = [1.0, 0.9, 0.95, 0.95, 0.96, 0.97, 0.9, 0.91, 0.91, 0.91, 0.91, 0.91, 
 
 
 def _groups(opt):
-    """Each group's lr and momentum (SGD) or first beta (Adam), the values schedulers move."""
-    return [(g["lr"], g.get("momentum", g.get("betas", (None,))[0])) for g in opt.param_groups]
+    """Each group's lr and momentum (SGD) or first beta (Adam), the values schedulers move, as one
+    flat list (pytest.approx compares flat sequences only)."""
+    return [v for g in opt.param_groups for v in (g["lr"], g.get("momentum", g.get("betas", (None,))[0]))]
 
 
 def _schedulers(name, opt, topt):
