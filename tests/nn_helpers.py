@@ -15,6 +15,16 @@ def np_rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def f64(mod: agrad.nn.Module) -> agrad.nn.Module:
+    """The module in float64, as the torch comparisons run."""
+    return mod.to(dtype=agrad.float64)
+
+
+def x_of(*shape: int, seed: int = 0, scale: float = 1.0) -> np.ndarray:
+    """Standard-normal test data (times ``scale``) from a seeded generator."""
+    return np_rng(seed).normal(size=shape) * scale
+
+
 def torch_state_from(module: agrad.nn.Module) -> dict:
     import torch
 

@@ -12,7 +12,7 @@ import agrad.nn as nn
 import agrad.nn.functional as F
 from agrad._base.dtypes import float16
 from tests.helpers import assert_close, tensor_from_np, to_np
-from tests.nn_helpers import check_against_torch, np_rng
+from tests.nn_helpers import check_against_torch, f64, x_of
 
 pytestmark = pytest.mark.requires("float64")
 torch = pytest.importorskip("torch")
@@ -21,23 +21,6 @@ tnn = torch.nn
 KINKS = [0.0, -3.0, 3.0, 0.75, 25.0, -25.0]
 """Points where a piece changes (ReLU family at 0, hardswish at -3 and 3, softplus(beta=2,
 threshold=1.5) at 0.75) and large values (softplus's linear part, ELU's saturation)."""
-
-
-@pytest.fixture(autouse=True)
-def _float64_default(backend):
-    if backend is None:  # a backend-independent test: the default backend
-        yield
-        return
-    with agrad.using_backend(backend):
-        yield
-
-
-def f64(mod):
-    return mod.to(dtype=agrad.float64)
-
-
-def x_of(*shape, seed=0, scale=1.0):
-    return np_rng(seed).normal(size=shape) * scale
 
 
 def with_kinks(seed=0):

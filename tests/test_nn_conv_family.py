@@ -13,26 +13,12 @@ import agrad.nn as nn
 import agrad.nn.functional as F
 from tests.helpers import assert_close, tensor_from_np, to_np
 from tests.jvp_check import jvp_check
-from tests.nn_helpers import check_against_torch, np_rng, torch_state_from
+from tests.nn_helpers import check_against_torch, f64, np_rng, torch_state_from, x_of
 
 pytestmark = pytest.mark.requires("float64")
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 TF = torch.nn.functional
-
-
-@pytest.fixture(autouse=True)
-def _float64_default(backend):
-    with agrad.using_backend(backend):
-        yield
-
-
-def f64(mod):
-    return mod.to(dtype=agrad.float64)
-
-
-def x_of(*shape, seed=0):
-    return np_rng(seed).normal(size=shape)
 
 
 def check_fn(ours, theirs, inputs, seed=0, atol=1e-12):

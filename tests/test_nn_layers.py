@@ -7,25 +7,11 @@ import pytest
 import agrad
 import agrad.nn as nn
 from tests.helpers import assert_close, tensor_from_np, to_np
-from tests.nn_helpers import check_against_torch, np_rng
+from tests.nn_helpers import check_against_torch, f64, np_rng, x_of
 
 pytestmark = pytest.mark.requires("float64")
 torch = pytest.importorskip("torch")
 tnn = torch.nn
-
-
-@pytest.fixture(autouse=True)
-def _float64_default(backend):
-    with agrad.using_backend(backend):
-        yield
-
-
-def f64(mod):
-    return mod.to(dtype=agrad.float64)
-
-
-def x_of(*shape, seed=0):
-    return np_rng(seed).normal(size=shape)
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -10,19 +10,11 @@ import pytest
 import agrad
 import agrad.nn as nn
 from tests.helpers import assert_close, tensor_from_np, to_np
-from tests.nn_helpers import np_rng, torch_state_from
+from tests.nn_helpers import f64, np_rng, torch_state_from, x_of
 
 pytestmark = pytest.mark.requires("float64")
 torch = pytest.importorskip("torch")
 tnn = torch.nn
-
-
-def f64(mod):
-    return mod.to(dtype=agrad.float64)
-
-
-def x_of(*shape, seed=0):
-    return np_rng(seed).normal(size=shape)
 
 
 def pair(ours, theirs):

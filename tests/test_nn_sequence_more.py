@@ -9,16 +9,12 @@ import agrad
 import agrad.nn as nn
 import agrad.nn.functional as F
 from tests.helpers import assert_close, tensor_from_np, to_np
-from tests.nn_helpers import check_against_torch, np_rng, torch_state_from
+from tests.nn_helpers import check_against_torch, torch_state_from, x_of
 
 pytestmark = pytest.mark.requires("float64")
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 F64 = agrad.float64
-
-
-def x_of(*shape, seed=0):
-    return np_rng(seed).normal(size=shape)
 
 
 class Calling:

@@ -25,6 +25,7 @@ and differentiable again. That is why rules use only standard functions and oper
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -300,10 +301,7 @@ class RawOps:
     def __getattr__(self, name: str) -> Any:
         prim = EXTENSIONS.get(name)
         if prim is not None:
-            impl, xp = prim.impl(self._backend), self._backend.xp
-
-            def value(*a: Any, **k: Any) -> Any:
-                return impl(xp, *a, **k)
+            value = functools.partial(prim.impl(self._backend), self._backend.xp)
         else:
             value = getattr(self._backend.xp, name)
         setattr(self, name, value)  # cache: later lookups are plain attribute reads
