@@ -46,6 +46,7 @@ from agrad._base.dtypes import (
 from agrad._base.kernels import KernelSpec, declared_kernels
 from agrad._base.modes import enable_grad, inference_mode, is_grad_enabled, no_grad
 from agrad._core.anomaly import detect_anomaly, is_anomaly_enabled
+from agrad._core.batching import BatchingError
 from agrad._core.primitive import Primitive, primitive
 from agrad._core.tensor import Tensor
 from agrad._ops.contractions import tensordot, vecdot
@@ -203,6 +204,7 @@ from agrad._transforms.functional import (
     value_and_grad,
     vjp,
 )
+from agrad._transforms.vmap import vmap
 
 # isort: split
 # The extensions and the subpackages: above the main namespace, whose functions they use; then

@@ -21,6 +21,7 @@ from typing import Any
 
 from agrad._base.backend import get_backend
 from agrad._base.dtypes import to_native
+from agrad._core.batching import moved, shifted
 from agrad._core.primitive import TENSOR_OPS, device_of, extension, primitive, shape_of
 from agrad._core.tensor import Tensor, _wrap
 from agrad._ops import complex_parts as cp
@@ -57,6 +58,7 @@ c2c_p = extension(primitive(
     _c2c_fwd,
     vjp=(_c2c_vjp,),
     jvp=(lambda xp, dx, ans, x, **kw: xp._fft_c2c(dx, **kw),),
+    batch=shifted("axes"),
 ))
 
 
@@ -71,6 +73,7 @@ r2c_p = extension(primitive(
     lambda xp, x, *, axis, norm: xp.fft.rfft(x, axis=axis, norm=norm),
     vjp=(_r2c_vjp,),
     jvp=(lambda xp, dx, ans, x, **kw: xp._fft_r2c(dx, **kw),),
+    batch=shifted("axis"),
 ))
 
 
@@ -86,7 +89,13 @@ def _hermitian_weights_fwd(xp: Any, like: Any, *, n: int, axis: int) -> Any:
     return xp.reshape(w, tuple(shape))
 
 
-extension(primitive("_fft_hermitian_weights", _hermitian_weights_fwd))
+def _weights_batch(prim: Any, xp: Any, args: list, dims: list, *, n: int, axis: int) -> tuple:
+    like = moved(xp, args[0], dims[0])  # the weights depend on the shape only: not batched
+    w = prim(like, n=n, axis=axis % (like.ndim - 1) + 1)
+    return xp.squeeze(w, axis=0), None
+
+
+extension(primitive("_fft_hermitian_weights", _hermitian_weights_fwd, batch=_weights_batch))
 
 
 def _c2r_vjp(xp: Any, g: Any, ans: Any, x: Any, *, n: int, axis: int, norm: str) -> Any:
@@ -100,6 +109,7 @@ c2r_p = extension(primitive(
     lambda xp, x, *, n, axis, norm: xp.fft.irfft(cp.as_complex(xp, x), n=n, axis=axis, norm=norm),
     vjp=(_c2r_vjp,),
     jvp=(lambda xp, dx, ans, x, **kw: xp._fft_c2r(dx, **kw),),
+    batch=shifted("axis"),
 ))
 
 
@@ -256,12 +266,14 @@ fftshift_p = primitive(
     lambda xp, x, *, axes: xp.fft.fftshift(x, axes=axes),
     vjp=(lambda xp, g, ans, x, *, axes: xp.fft.ifftshift(g, axes=axes),),
     jvp=(lambda xp, dx, ans, x, *, axes: xp.fft.fftshift(dx, axes=axes),),
+    batch=shifted("axes"),
 )
 ifftshift_p = primitive(
     "fft.ifftshift",
     lambda xp, x, *, axes: xp.fft.ifftshift(x, axes=axes),
     vjp=(lambda xp, g, ans, x, *, axes: xp.fft.fftshift(g, axes=axes),),
     jvp=(lambda xp, dx, ans, x, *, axes: xp.fft.ifftshift(dx, axes=axes),),
+    batch=shifted("axes"),
 )
 
 

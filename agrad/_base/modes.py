@@ -1,16 +1,17 @@
-"""Per-thread modes: gradient recording, forward-mode levels, anomaly detection, closure tracking,
-autocast.
+"""Per-thread modes: gradient recording, forward-mode and batching levels, anomaly detection,
+closure tracking, autocast.
 
 Every mode is state of the thread (or task) that entered it: a ``jvp`` or a ``detect_anomaly``
 block in one thread changes nothing for another. A primitive call checks one flag,
-``modes.special``, which is true exactly while this thread has a forward level, anomaly
-detection or a closure tracker active (and is not already inside the special path); everything
-else takes the plain call.
+``modes.special``, which is true exactly while this thread has a forward level, a ``vmap``
+batching level, anomaly detection or a closure tracker active (and is not already inside the
+special path); everything else takes the plain call.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 from collections.abc import Iterator
 
@@ -26,20 +27,24 @@ grad_mode = _GradMode()
 class _ModeState(threading.local):
     """This thread's special modes; while any is on, primitive calls take the special path.
 
-    ``levels``: the active forward-mode levels (outermost first); ``anomaly``: detect_anomaly is
+    ``levels``: the active forward-mode levels (outermost first); ``batch``: the active ``vmap``
+    levels (outermost first); ``anomaly``: detect_anomaly is
     on; ``trackers``: checkpoint's discovery of the tensors a function closes over; ``bypass``:
     set while the special path runs the plain primal computation. ``special`` is derived from
     them (see :meth:`refresh`) so the plain path reads one attribute.
     """
 
     levels: tuple = ()
+    batch: tuple = ()
     anomaly = False
     trackers: tuple = ()
     bypass = False
     special = False
 
     def refresh(self) -> None:
-        self.special = not self.bypass and bool(self.levels or self.anomaly or self.trackers)
+        self.special = not self.bypass and bool(
+            self.levels or self.batch or self.anomaly or self.trackers
+        )
 
     def set(self, **values: object) -> dict:
         """Set some modes (``levels=..., anomaly=...``); returns their previous values."""
@@ -51,6 +56,14 @@ class _ModeState(threading.local):
 
 
 modes = _ModeState()
+
+_level_ids = itertools.count(1)
+
+
+def next_level_id() -> int:
+    """A number for a new transform level (forward or batching), larger than every earlier one:
+    where levels of both kinds nest, their ids say which one is inside the other."""
+    return next(_level_ids)
 
 
 class _AutocastMode(threading.local):

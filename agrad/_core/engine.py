@@ -17,6 +17,7 @@ from typing import Any
 from agrad._base.modes import grad_mode, modes
 from agrad._core import anomaly as _anomaly
 from agrad._core import hooks as _hooks
+from agrad._core.batching import BatchedOut, BatchedTensor
 from agrad._core.primitive import TENSOR_OPS, Node, raw_ops
 from agrad._core.tensor import Tensor, _wrap
 
@@ -77,14 +78,17 @@ def _leading_to(order: list[Node], stop: dict) -> set[int]:
 def _seed(out: Tensor, cotangent: Any, create_graph: bool) -> Any:
     """The starting cotangent: ones for a scalar output, else the caller's (checked) array."""
     if cotangent is None:
-        if out.value.shape != () and out.size != 1:
+        if out.shape != () and out.size != 1:
             raise RuntimeError(
                 f"backward() on a tensor of shape {out.shape} needs a cotangent: pass "
                 f"gradient=<array of shape {out.shape}>, or reduce it to a scalar first "
                 "(e.g. loss.sum() or loss.mean())"
             )
-        xp = out._backend.xp
-        cotangent = xp.ones_like(out.value)
+        if isinstance(out, BatchedTensor):  # one example's scalar: an unbatched one
+            return _wrap(out._backend.xp.ones((), dtype=out.value.dtype,
+                                              device=getattr(out.value, "device", None)),
+                         out._backend, None, 0)
+        cotangent = out._backend.xp.ones_like(out.value)
     if isinstance(cotangent, Tensor):
         if create_graph:
             return cotangent
@@ -121,6 +125,12 @@ def backprop(
     stop = wanted if stop_at_inputs else None
     anomaly = modes.anomaly  # this thread's detect_anomaly: check every cotangent
     roots = []
+    if not create_graph and modes.batch and any(isinstance(o, BatchedTensor) for o in outputs):
+        raise RuntimeError(
+            "backward() of a tensor batched by agrad.vmap: the batch has no single gradient to "
+            "store. Inside vmap, use agrad.grad / agrad.vjp (per-example gradients), or call "
+            "backward() on the result of vmap."
+        )
     for out, ct in zip(outputs, cotangents):
         if not out.requires_grad:
             raise RuntimeError(
@@ -164,9 +174,9 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
         joint_rule = prim.joint_vjp
         args = node.args
         if prim.multi_output:
-            ans = tuple(_wrap(o, backend, node, i) for i, o in enumerate(node.out))
+            ans = tuple(_ans(o, backend, node, i) for i, o in enumerate(node.out))
         else:
-            ans = _wrap(node.out, backend, node, 0)
+            ans = _ans(node.out, backend, node, 0)
     else:
         xp = raw_ops(backend)
         joint_rule = prim.joint_vjp if prim.vjp_kernel is None else prim.raw_joint_vjp(backend)
@@ -200,6 +210,13 @@ def _pull_back(node: Node, gs: list, pending: dict, result: dict, stop, create_g
                 if got is not want and got != want:
                     gi = backend.xp.astype(gi, want)
             _accumulate(a, gi, pending, result, stop)
+
+
+def _ans(out: Any, backend: Any, node: Node, i: int) -> Tensor:
+    """Output ``i`` of ``node`` as a Tensor recorded by it (batched if ``vmap`` batched it)."""
+    if isinstance(out, BatchedOut):
+        return out.wrap(node, i)
+    return _wrap(out, backend, node, i)
 
 
 def _accumulate(t: Tensor, g: Any, pending: dict, result: dict, stop) -> None:

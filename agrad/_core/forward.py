@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from agrad._base.modes import modes, using_modes
+from agrad._base.modes import modes, next_level_id, using_modes
 from agrad._core.primitive import TENSOR_OPS, Primitive, _mode_hooks
 from agrad._core.tensor import Tensor
 
@@ -35,10 +35,11 @@ class ForwardLevel:
     """The tangents of one ``jvp``: ``{key(primal): (primal, tangent)}`` (the primal is kept
     alive, so its id and its node's id cannot be reused while the level lasts)."""
 
-    __slots__ = ("tangents",)
+    __slots__ = ("tangents", "id")
 
     def __init__(self) -> None:
         self.tangents: dict[Any, tuple[Tensor, Tensor]] = {}
+        self.id = next_level_id()  # orders it against vmap's batching levels
 
     def get(self, t: Any) -> Tensor | None:
         entry = self.tangents.get(_key(t))
@@ -70,15 +71,17 @@ def _missing(prim: Primitive, i: int) -> MissingJVPRule:
 
 
 def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: tuple) -> None:
-    """Give ``out`` its tangent at every level where some argument has one."""
-    for k, level in enumerate(levels):
+    """Give ``out`` its tangent at each of ``levels`` (some of this thread's active levels) where
+    some argument has one."""
+    active = modes.levels
+    for level in levels:
         dargs = [level.get(a) if isinstance(a, Tensor) else None for a in args]
         if all(d is None for d in dargs):
             continue
         jvp_rules = prim.jvp or ()
         vjp_rules = prim.vjp or ()
         total: Any = None
-        modes.set(levels=levels[:k])  # only the outer levels see the tangent computation
+        modes.set(levels=active[:active.index(level)])  # only outer levels see the computation
         try:
             if prim.joint_jvp is not None:
                 total = prim.joint_jvp(TENSOR_OPS, dargs, out, *args, **params)
@@ -96,7 +99,7 @@ def push_tangents(prim: Primitive, args: tuple, params: dict, out: Any, levels: 
             if total is not None:
                 _store(level, out, total, prim.multi_output)
         finally:
-            modes.set(levels=levels)
+            modes.set(levels=active)
 
 
 def _add(a: Any, b: Any, multi: bool) -> Any:

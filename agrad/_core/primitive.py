@@ -7,6 +7,10 @@ A :class:`Primitive` is the unit the engine differentiates. It holds
   cotangent for that argument (``None`` for an argument that is never differentiable);
 * ``jvp``: the forward-mode slot, one rule per argument ``rule(xp, dx, ans, *args, **params)``
   returning that argument's contribution to the output tangent;
+* ``batch``: the batching rule for ``agrad.vmap``, ``rule(prim, xp, args, dims, **params) ->
+  (out, out_dim)``: ``dims[i]`` is the axis of ``args[i]`` that is the batch (``None``: not batched),
+  and the rule computes the whole batch at once with primitives on those arrays (see
+  :mod:`agrad._core.batching`);
 * ``variadic_vjp``: for operations of any arity (``concat``, ``stack``), one rule
   ``rule(i, xp, g, ans, *args, **params)`` for every argument ``i`` instead of a rule per position;
 * ``kernel``: the name of a fused kernel a backend may register to replace ``fwd``, declared in
@@ -78,7 +82,7 @@ class Primitive:
     """A differentiable operation; call it with Tensors, raw backend arrays or Python scalars."""
 
     __slots__ = ("name", "fwd", "vjp", "jvp", "kernel", "multi_output", "joint_vjp",
-                 "joint_jvp", "vjp_kernel", "variadic_vjp")
+                 "joint_jvp", "vjp_kernel", "variadic_vjp", "batch")
 
     def __init__(
         self,
@@ -92,6 +96,7 @@ class Primitive:
         joint_vjp: Rule | None = None,
         joint_jvp: Rule | None = None,
         variadic_vjp: Rule | None = None,
+        batch: Rule | None = None,
     ) -> None:
         self.name = name
         self.fwd = fwd
@@ -108,6 +113,7 @@ class Primitive:
         # contributions would each be a full-size array.
         self.joint_jvp = joint_jvp
         self.variadic_vjp = variadic_vjp
+        self.batch = batch
         if (joint_vjp is not None or variadic_vjp is not None) and self.vjp is None:
             self.vjp = ()
 
@@ -231,25 +237,32 @@ def _or_reference(kernel: Callable[..., Any], reference: Callable[..., Any]) -> 
 
 
 def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
-    """A primitive call while a special mode is on: the plain call, then the modes' extra work."""
+    """A primitive call while a special mode is on: the plain call (or, for arguments batched by
+    ``vmap``, the batching rule), then the modes' extra work."""
     st = modes
-    st.bypass, st.special = True, False
-    try:
-        out = prim(*args, **params)
-    finally:
-        st.bypass = False
-        st.refresh()
+    levels = st.levels
+    out = NotImplemented
+    if st.batch:  # returns the forward levels that see this call (those inside the vmap)
+        out, levels = _mode_hooks["batch"](prim, args, params)
+    if out is NotImplemented:
+        st.bypass, st.special = True, False
+        try:
+            out = prim(*args, **params)
+        finally:
+            st.bypass = False
+            st.refresh()
     for tracker in st.trackers:
         tracker.saw(args, out)
     if st.anomaly:
         _mode_hooks["anomaly"](prim, out)
-    if st.levels and prim.vjp is not None:
-        _mode_hooks["forward"](prim, args, params, out, st.levels)
+    if levels and prim.vjp is not None:
+        _mode_hooks["forward"](prim, args, params, out, levels)
     return out
 
 
 _mode_hooks: dict[str, Callable[..., Any]] = {}
-"""The special modes' per-call work, registered by ``agrad._core.forward`` and ``agrad._core.anomaly``."""
+"""The special modes' per-call work, registered by ``agrad._core.forward``, ``agrad._core.batching``
+and ``agrad._core.anomaly``."""
 
 
 # --- rule helpers, shared by every chapter ------------------------------------------------------

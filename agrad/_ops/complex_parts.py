@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._core.batching import elementwise
 from agrad._core.primitive import extension, primitive
 from agrad._ops.elementwise import conj_p, imag_p, real_p
 
@@ -43,3 +44,6 @@ complex_p = extension(primitive(
         lambda xp, dim, ans, re, im: xp._complex(dim * 0, dim),
     ),
 ))
+
+
+complex_p.batch = elementwise  # batching rule (agrad.vmap)

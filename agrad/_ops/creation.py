@@ -6,6 +6,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
+from agrad._core.batching import BatchedTensor, batched, trailing
 from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor, _wrap
 from agrad._ops.data_type_functions import astype
@@ -24,6 +25,9 @@ def _make(fn_name: str, *args: Any, dtype: Any = None, device: Any = None, **kw:
 
 
 def _make_like(fn_name: str, x: Any, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    if isinstance(x, BatchedTensor):  # under vmap: one per example, like the batch
+        inner = _make_like(fn_name, x.inner, *args, dtype=dtype, device=device)
+        return batched(inner, x.bdim, x.level)
     be = _backend_of(x)
     value = x.value if isinstance(x, Tensor) else x
     fn = getattr(be.xp, fn_name)
@@ -150,6 +154,7 @@ def _tri(name: str):
         lambda xp, x, *, k: getattr(xp, name)(x, k=k),
         vjp=(lambda xp, g, ans, x, *, k: getattr(xp, name)(g, k=k),),
         jvp=(lambda xp, dx, ans, x, *, k: getattr(xp, name)(dx, k=k),),
+        batch=trailing,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.promotion import backend_of, can_cast, result_type
+from agrad._core.batching import elementwise
 from agrad._core.primitive import device_of, primitive
 
 
@@ -122,6 +123,8 @@ def iinfo(type: Any, /) -> iinfo_object:  # noqa: A002 - the standard's name
     d, be = _dtype_arg(type)
     i = be.xp.iinfo(_dtypes.to_native(be, d))
     return iinfo_object(int(i.bits), int(i.max), int(i.min), d)
+
+astype_p.batch = to_device_p.batch = elementwise  # batching rule (agrad.vmap)
 
 
 __all__ = ["astype", "can_cast", "finfo", "iinfo", "isdtype", "result_type", "to_device"]

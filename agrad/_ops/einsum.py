@@ -23,6 +23,7 @@ import string
 from collections.abc import Sequence
 from typing import Any
 
+from agrad._core.batching import moved
 from agrad._core.primitive import extension, primitive, shape_of
 from agrad._ops.rule_constants import eye_like
 
@@ -224,6 +225,17 @@ def _operand_jvp(i: int):
     return rule
 
 
+def _einsum_batch(prim: Any, xp: Any, operands: list, dims: list, *, subscripts: str,
+                  path: Any = None) -> tuple:
+    """One more letter, unused by the subscripts, for the batch axis of the batched operands and
+    of the output (the contraction path is planned again for the new shapes)."""
+    ins, out = _split(subscripts)
+    letter = next(c for c in string.ascii_letters if c not in subscripts)
+    ins = [letter + s if d is not None else s for s, d in zip(ins, dims)]
+    operands = [moved(xp, o, d) for o, d in zip(operands, dims)]
+    return prim(*operands, subscripts=",".join(ins) + "->" + letter + out), 0
+
+
 einsum_p = extension(
     primitive(
         "einsum",
@@ -231,6 +243,7 @@ einsum_p = extension(
         vjp=tuple(_operand_vjp(i) for i in range(_MAX_OPERANDS)),
         jvp=tuple(_operand_jvp(i) for i in range(_MAX_OPERANDS)),
         kernel="einsum",
+        batch=_einsum_batch,
     )
 )
 

@@ -24,10 +24,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from agrad._core.primitive import Primitive, primitive, shape_of, unbroadcast
+from agrad._core.batching import elementwise
+from agrad._core.primitive import Primitive, shape_of, unbroadcast
+from agrad._core.primitive import primitive as _declare
 from agrad._ops.promote import promote
 
 _SCALAR = (int, float, complex)
+
+
+def primitive(name: str, fwd: Callable[..., Any], *rules: Any, **kw: Any) -> Primitive:
+    """Declare an element-wise primitive: its batching rule is the broadcasting one."""
+    return _declare(name, fwd, *rules, batch=elementwise, **kw)
 
 
 def _unb(xp: Any, g: Any, like: Any) -> Any:

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from agrad._base.promotion import backend_of
+from agrad._core.batching import getitem_rule, setitem_rule
 from agrad._core.primitive import device_of, primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._ops.data_type_functions import astype
@@ -31,6 +32,7 @@ getitem_p = primitive(
     lambda xp, x, *, key: x[key],
     vjp=(lambda xp, g, ans, x, *, key: xp.index_scatter(g, shape=shape_of(x), key=key),),
     jvp=(lambda xp, dx, ans, x, *, key: dx[key],),
+    batch=getitem_rule,
 )
 
 
@@ -206,6 +208,7 @@ setitem_p = primitive(
             xp.broadcast_to(dv, shape_of(ans[key])), shape=shape_of(ans), key=key),
     ),
     kernel="setitem",  # immutable backends register their functional update (JAX: .at[].set)
+    batch=setitem_rule,
 )
 
 

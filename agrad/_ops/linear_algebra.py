@@ -17,6 +17,7 @@ from typing import Any
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
 from agrad._base.modes import autocast_mode
+from agrad._core.batching import matrix_rule, trailing
 from agrad._core.primitive import PRIMITIVES, Primitive, primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._ops.data_type_functions import astype_p
@@ -113,6 +114,7 @@ matmul_p = AutocastPrimitive(
         lambda xp, da, ans, a, b: xp.matmul(da, b),
         lambda xp, db, ans, a, b: xp.matmul(a, db),
     ),
+    batch=matrix_rule,
 )
 PRIMITIVES.setdefault(matmul_p.name, matmul_p)  # what primitive() does (no kernel to declare)
 matrix_transpose_p = primitive(
@@ -120,6 +122,7 @@ matrix_transpose_p = primitive(
     lambda xp, x: xp.matrix_transpose(x),
     vjp=(lambda xp, g, ans, x: xp.matrix_transpose(g),),
     jvp=(lambda xp, dx, ans, x: xp.matrix_transpose(dx),),
+    batch=trailing,
 )
 
 

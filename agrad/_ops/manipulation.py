@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agrad._base.promotion import backend_of
+from agrad._core.batching import axes_of, front, lift_rank, moved, shifted
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._ops.scatter import take, unwrap_key
 
@@ -16,35 +17,70 @@ def _inverse_perm(axes: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(inv)
 
 
+# Batching rules (agrad.vmap): the batch axis in front, the example's shape and axes after it.
+
+
+def _reshape_batch(prim: Any, xp: Any, args: list, dims: list, *, shape: tuple) -> tuple:
+    x = moved(xp, args[0], dims[0])
+    return prim(x, shape=(x.shape[0], *shape)), 0
+
+
+def _permute_batch(prim: Any, xp: Any, args: list, dims: list, *, axes: tuple) -> tuple:
+    x = moved(xp, args[0], dims[0])
+    return prim(x, axes=(0, *(a % len(axes) + 1 for a in axes))), 0
+
+
+def _broadcast_to_batch(prim: Any, xp: Any, args: list, dims: list, *, shape: tuple) -> tuple:
+    x = lift_rank(xp, moved(xp, args[0], dims[0]), len(shape))
+    return prim(x, shape=(x.shape[0], *shape)), 0
+
+
+def _axis_batch(grow: bool) -> Any:
+    """expand_dims (``grow``: the axes count in the output) and squeeze."""
+
+    def rule(prim: Any, xp: Any, args: list, dims: list, *, axis: Any) -> tuple:
+        x = moved(xp, args[0], dims[0])
+        n = x.ndim - 1 + (0 if not grow else 1 if isinstance(axis, int) else len(axis))
+        shifted_axes = tuple(a + 1 for a in axes_of(axis, n))
+        return prim(x, axis=shifted_axes[0] if isinstance(axis, int) else shifted_axes), 0
+
+    return rule
+
+
 reshape_p = primitive(
     "reshape",
     lambda xp, x, *, shape: xp.reshape(x, shape),
     vjp=(lambda xp, g, ans, x, *, shape: xp.reshape(g, shape_of(x)),),
     jvp=(lambda xp, dx, ans, x, *, shape: xp.reshape(dx, shape),),
+    batch=_reshape_batch,
 )
 permute_dims_p = primitive(
     "permute_dims",
     lambda xp, x, *, axes: xp.permute_dims(x, axes),
     vjp=(lambda xp, g, ans, x, *, axes: xp.permute_dims(g, _inverse_perm(axes)),),
     jvp=(lambda xp, dx, ans, x, *, axes: xp.permute_dims(dx, axes),),
+    batch=_permute_batch,
 )
 broadcast_to_p = primitive(
     "broadcast_to",
     lambda xp, x, *, shape: xp.broadcast_to(x, shape),
     vjp=(lambda xp, g, ans, x, *, shape: unbroadcast(xp, g, shape_of(x)),),
     jvp=(lambda xp, dx, ans, x, *, shape: xp.broadcast_to(dx, shape),),
+    batch=_broadcast_to_batch,
 )
 expand_dims_p = primitive(
     "expand_dims",
     lambda xp, x, *, axis: xp.expand_dims(x, axis=axis),
     vjp=(lambda xp, g, ans, x, *, axis: xp.reshape(g, shape_of(x)),),
     jvp=(lambda xp, dx, ans, x, *, axis: xp.expand_dims(dx, axis=axis),),
+    batch=_axis_batch(grow=True),
 )
 squeeze_p = primitive(
     "squeeze",
     lambda xp, x, *, axis: xp.squeeze(x, axis=axis),
     vjp=(lambda xp, g, ans, x, *, axis: xp.reshape(g, shape_of(x)),),
     jvp=(lambda xp, dx, ans, x, *, axis: xp.squeeze(dx, axis=axis),),
+    batch=_axis_batch(grow=False),
 )
 
 
@@ -60,8 +96,14 @@ def _slice_vjp(i: int, xp: Any, g: Any, ans: Any, *arrays: Any, axis: int) -> An
     return g[key]
 
 
-def _variadic(name: str, fwd: Any, vjp: Any) -> Any:
-    """A primitive of any number of arrays: one VJP rule for every argument, one joint JVP."""
+def _variadic(name: str, fwd: Any, vjp: Any, grow: int) -> Any:
+    """A primitive of any number of arrays: one VJP rule for every argument, one joint JVP;
+    ``grow``: how many axes the output has beyond the inputs (for the batching rule)."""
+
+    def batch(prim: Any, xp: Any, arrays: list, dims: list, *, axis: int) -> tuple:
+        size = next(a.shape[d] for a, d in zip(arrays, dims) if d is not None)
+        arrays = [front(xp, a, d, size) for a, d in zip(arrays, dims)]
+        return prim(*arrays, axis=axis % (arrays[0].ndim - 1 + grow) + 1), 0
 
     def joint_jvp(xp: Any, dargs: list, ans: Any, *arrays: Any, axis: int) -> Any:
         # One pass over the tangents (zeros where an input has none): a per-argument rule
@@ -69,11 +111,11 @@ def _variadic(name: str, fwd: Any, vjp: Any) -> Any:
         ds = tuple(xp.zeros_like(a) if d is None else d for d, a in zip(dargs, arrays))
         return fwd(xp, *ds, axis=axis)
 
-    return primitive(name, fwd, variadic_vjp=vjp, joint_jvp=joint_jvp)
+    return primitive(name, fwd, variadic_vjp=vjp, joint_jvp=joint_jvp, batch=batch)
 
 
-concat_p = _variadic("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis), _split_vjp)
-stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _slice_vjp)
+concat_p = _variadic("concat", lambda xp, *arrays, axis: xp.concat(arrays, axis=axis), _split_vjp, 0)
+stack_p = _variadic("stack", lambda xp, *arrays, axis: xp.stack(arrays, axis=axis), _slice_vjp, 1)
 
 
 def concat(arrays: tuple[Any, ...] | list[Any], /, *, axis: int | None = 0) -> Any:
@@ -129,6 +171,7 @@ flip_p = primitive(
     lambda xp, x, *, axis: xp.flip(x, axis=axis),
     vjp=(lambda xp, g, ans, x, *, axis: xp.flip(g, axis=axis),),
     jvp=(lambda xp, dx, ans, x, *, axis: xp.flip(dx, axis=axis),),
+    batch=shifted("axis"),
 )
 
 
@@ -136,11 +179,22 @@ def _neg_shift(shift: Any) -> Any:
     return -shift if isinstance(shift, int) else tuple(-s for s in shift)
 
 
+def _roll_batch(prim: Any, xp: Any, args: list, dims: list, *, shift: Any, axis: Any) -> tuple:
+    x = moved(xp, args[0], dims[0])
+    if axis is None:  # the example flattened, rolled, and shaped back
+        flat = prim(xp.reshape(x, (x.shape[0], -1)), shift=shift, axis=1)
+        return xp.reshape(flat, x.shape), 0
+    n = x.ndim - 1
+    return prim(x, shift=shift, axis=axis % n + 1 if isinstance(axis, int) else
+                tuple(a % n + 1 for a in axis)), 0
+
+
 roll_p = primitive(
     "roll",
     lambda xp, x, *, shift, axis: xp.roll(x, shift, axis=axis),
     vjp=(lambda xp, g, ans, x, *, shift, axis: xp.roll(g, _neg_shift(shift), axis=axis),),
     jvp=(lambda xp, dx, ans, x, *, shift, axis: xp.roll(dx, shift, axis=axis),),
+    batch=_roll_batch,
 )
 
 
@@ -154,11 +208,20 @@ def _tile_vjp(xp: Any, g: Any, ans: Any, x: Any, *, repetitions: tuple) -> Any:
     return xp.reshape(g, shape)
 
 
+def _tile_batch(prim: Any, xp: Any, args: list, dims: list, *, repetitions: tuple) -> tuple:
+    x = moved(xp, args[0], dims[0])
+    n = max(x.ndim - 1, len(repetitions))
+    x = lift_rank(xp, x, n)
+    reps = (1,) * (n - len(repetitions)) + tuple(repetitions)
+    return prim(x, repetitions=(1, *reps)), 0
+
+
 tile_p = primitive(
     "tile",
     lambda xp, x, *, repetitions: xp.tile(x, repetitions),
     vjp=(_tile_vjp,),
     jvp=(lambda xp, dx, ans, x, *, repetitions: xp.tile(dx, repetitions),),
+    batch=_tile_batch,
 )
 
 

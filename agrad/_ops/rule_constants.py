@@ -21,8 +21,13 @@ def _tril_mask_fwd(xp: Any, like: Any, *, n: int, m: int, k: int = 0) -> Any:
     return xp.tril(xp.ones((n, m), dtype=like.dtype, device=device_of(like)), k=k)
 
 
-extension(primitive("_linalg_eye", _eye_fwd))
-extension(primitive("_linalg_tril_mask", _tril_mask_fwd))
+def _unbatched(prim: Any, xp: Any, args: list, dims: list, **params: Any) -> tuple:
+    """Batching rule (agrad.vmap): the constant reads only the dtype and device of ``like``."""
+    return prim(*args, **params), None
+
+
+extension(primitive("_linalg_eye", _eye_fwd, batch=_unbatched))
+extension(primitive("_linalg_tril_mask", _tril_mask_fwd, batch=_unbatched))
 
 
 def eye_like(xp: Any, like: Any, n: int | None = None, m: int | None = None, k: int = 0) -> Any:

@@ -12,7 +12,8 @@ import math
 from typing import Any
 
 from agrad._base.backend import get_backend
-from agrad._core.primitive import device_of, extension, primitive, shape_of
+from agrad._core.batching import BatchedTensor, front, index_scatter_rule, lift_rank, moved
+from agrad._core.primitive import TENSOR_OPS, device_of, extension, primitive, shape_of
 from agrad._core.tensor import Tensor
 
 
@@ -44,6 +45,25 @@ def segment_sum_ref(xp: Any, values: Any, *, index: Any, size: int) -> Any:
     return xp.astype(out, dt) if out.dtype != dt else out
 
 
+def _scatter_add_batch(prim: Any, xp: Any, args: list, dims: list, *, index: Any, size: int) -> tuple:
+    """Batched values: scatter along the axis after the batch. A batched ``index`` (a
+    BatchedTensor parameter): each example's rows offset into its own block of ``size`` rows."""
+    v, d = args[0], dims[0]
+    if not isinstance(index, BatchedTensor):
+        v = moved(xp, v, d, 1)
+        return prim(v, index=index, size=size), 1
+    level = index.level
+    b = level.size
+    idx = moved(xp, index.inner, index.bdim)
+    offsets = xp.reshape(xp.arange(b, dtype=idx.dtype, device=device_of(idx.value)) * size, (b, 1))
+    v = front(xp, v, d, b)
+    flat = prim(xp.reshape(v, (-1, *v.shape[2:])), index=unwrap_key(xp.reshape(idx + offsets, (-1,))),
+                size=b * size)
+    return xp.reshape(flat, (b, size, *flat.shape[1:])), 0
+
+
+_scatter_add_batch.batched_params = True  # it reads a batched ``index``
+
 scatter_add_p = extension(
     primitive(
         "scatter_add",
@@ -51,6 +71,7 @@ scatter_add_p = extension(
         vjp=(lambda xp, g, ans, values, *, index, size: xp.take(g, index, axis=0),),
         jvp=(lambda xp, dv, ans, values, *, index, size: xp.scatter_add(dv, index=index, size=size),),
         kernel="scatter_add",
+        batch=_scatter_add_batch,
     )
 )
 
@@ -70,15 +91,18 @@ index_scatter_p = extension(
         vjp=(lambda xp, g, ans, v, *, shape, key: g[key],),
         jvp=(lambda xp, dv, ans, v, *, shape, key: xp.index_scatter(dv, shape=shape, key=key),),
         kernel="index_scatter",
+        batch=index_scatter_rule,
     )
 )
 
 def unwrap_key(key: Any) -> Any:
-    """Replace Tensors inside an index key by their backend arrays (indices carry no gradient)."""
+    """Replace Tensors inside an index key by their backend arrays (indices carry no gradient).
+    Indices batched by ``vmap`` stay BatchedTensors: the batching rules read them."""
     if isinstance(key, Tensor):
-        return key.value
+        return key if isinstance(key, BatchedTensor) else key.value
     if isinstance(key, tuple):
-        return tuple(k.value if isinstance(k, Tensor) else k for k in key)
+        return tuple(k.value if isinstance(k, Tensor) and not isinstance(k, BatchedTensor) else k
+                     for k in key)
     return key
 
 
@@ -93,17 +117,37 @@ def _take_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> 
     return xp.permute_dims(moved, inv)
 
 
+def _take_batch(prim: Any, xp: Any, args: list, dims: list, *, axis: int) -> tuple:
+    (x, indices), (dx, di) = args, dims
+    if di is None:  # the same indices for every example
+        x = moved(xp, x, dx)
+        return prim(x, indices, axis=axis % (x.ndim - 1) + 1), 0
+    # Each example's indices: a take_along_axis with them spread over the other axes.
+    b = indices.shape[di]
+    x = front(xp, x, dx, b)
+    n = x.ndim - 1
+    axis = axis % n + 1
+    idx = moved(xp, indices, di)
+    k = idx.shape[1]
+    idx = xp.reshape(idx, tuple(b if i == 0 else k if i == axis else 1 for i in range(n + 1)))
+    shape = tuple(k if i == axis else s for i, s in enumerate(x.shape))
+    return xp.take_along_axis(x, xp.broadcast_to(idx, shape), axis=axis), 0
+
+
 take_p = primitive(
     "take",
     lambda xp, x, indices, *, axis: xp.take(x, indices, axis=axis),
     vjp=(_take_vjp, None),
     jvp=(lambda xp, dx, ans, x, indices, *, axis: xp.take(dx, indices, axis=axis), None),
+    batch=_take_batch,
 )
 
 
 def nonnegative(x: Any, indices: Any, axis: int) -> Any:
     """Negative indices counted from the end, as NumPy does; torch's ``take`` rejects them and
     the segment-sum gradient needs positions in ``[0, n)``."""
+    if isinstance(indices, Tensor):  # batched by vmap
+        return TENSOR_OPS.where(indices < 0, indices + x.shape[axis], indices)
     xp = (x._backend if isinstance(x, Tensor) else get_backend()).xp
     return xp.where(indices < 0, indices + x.shape[axis], indices)
 
@@ -138,10 +182,20 @@ def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any
 
 def _take_along_axis_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
     shape = shape_of(x)
-    raw = x._backend.xp if hasattr(x, "_backend") else xp  # integer positions: never recorded
+    # integer positions: never recorded (but batched by vmap when the indices are)
+    raw = x._backend.xp if hasattr(x, "_backend") and not isinstance(indices, Tensor) else xp
     positions = _along_axis_positions(raw, indices, shape, axis % len(shape))
     flat = xp.scatter_add(xp.reshape(g, (-1,)), index=positions, size=math.prod(shape))
     return xp.reshape(flat, shape)
+
+
+def _take_along_axis_batch(prim: Any, xp: Any, args: list, dims: list, *, axis: int) -> tuple:
+    b = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    x = front(xp, args[0], dims[0], b)
+    n = x.ndim - 1
+    idx = lift_rank(xp, front(xp, args[1], dims[1], b), n)
+    shape = tuple(idx.shape[i] if i == axis % n + 1 else s for i, s in enumerate(x.shape))
+    return prim(x, xp.broadcast_to(idx, shape), axis=axis % n + 1), 0
 
 
 take_along_axis_p = primitive(
@@ -149,6 +203,7 @@ take_along_axis_p = primitive(
     lambda xp, x, indices, *, axis: xp.take_along_axis(x, indices, axis=axis),
     vjp=(_take_along_axis_vjp, None),
     jvp=(lambda xp, dx, ans, x, indices, *, axis: xp.take_along_axis(dx, indices, axis=axis), None),
+    batch=_take_along_axis_batch,
 )
 
 

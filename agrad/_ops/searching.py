@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._core.batching import argreduce, elementwise, front, ragged
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import _wrap
 from agrad._ops.promote import promote
@@ -29,6 +30,7 @@ where_p = primitive(
         lambda xp, dx, ans, c, x, y: xp.where(c, dx, xp.zeros_like(ans)),
         lambda xp, dy, ans, c, x, y: xp.where(c, xp.zeros_like(ans), dy),
     ),
+    batch=elementwise,
 )
 
 
@@ -46,9 +48,9 @@ def where(condition: Any, x1: Any, x2: Any, /) -> Any:
 
 
 argmax_p = primitive("argmax", lambda xp, x, *, axis=None, keepdims=False: xp.argmax(
-    x, axis=axis, keepdims=keepdims))
+    x, axis=axis, keepdims=keepdims), batch=argreduce)
 argmin_p = primitive("argmin", lambda xp, x, *, axis=None, keepdims=False: xp.argmin(
-    x, axis=axis, keepdims=keepdims))
+    x, axis=axis, keepdims=keepdims), batch=argreduce)
 
 
 def argmax(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any:
@@ -61,9 +63,25 @@ def argmin(x: Any, /, *, axis: int | None = None, keepdims: bool = False) -> Any
     return argmin_p(x, axis=axis, keepdims=keepdims)
 
 
+def _searchsorted_batch(prim, xp, args, dims, *, side):
+    """Batched sorted arrays: the standard's searchsorted is 1-D, so count instead: the position
+    of ``v`` is how many sorted values are below it (``<=`` for ``side="right"``)."""
+    (x1, x2, sorter), (d1, d2, ds) = args, dims
+    if d1 is None and ds is None:
+        return prim(x1, x2, sorter, side=side), d2
+    size = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    s = front(xp, x1, d1, size)
+    if sorter is not None:
+        s = xp.take_along_axis(s, front(xp, sorter, ds, size), axis=1)
+    v = front(xp, x2, d2, size)
+    flat = xp.reshape(v, (size, -1, 1))
+    below = xp.expand_dims(s, axis=1) <= flat if side == "right" else xp.expand_dims(s, axis=1) < flat
+    return xp.reshape(xp.sum(below, axis=-1), v.shape), 0
+
+
 searchsorted_p = primitive("searchsorted", lambda xp, x1, x2, sorter, *, side: xp.searchsorted(
-    x1, x2, side=side, sorter=sorter))
-nonzero_p = primitive("nonzero", lambda xp, x: tuple(xp.nonzero(x)), multi_output=True)
+    x1, x2, side=side, sorter=sorter), batch=_searchsorted_batch)
+nonzero_p = primitive("nonzero", lambda xp, x: tuple(xp.nonzero(x)), multi_output=True, batch=ragged)
 
 
 def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from agrad._core.batching import front, moved, ragged
 from agrad._core.primitive import device_of, primitive
 from agrad._ops.promote import promote
 
@@ -73,3 +74,22 @@ def isin(x1: Any, x2: Any, /, *, invert: bool = False) -> Any:
     """Whether each element of ``x1`` occurs in ``x2`` (not differentiable)."""
 
     return isin_p(*promote(x1, x2), invert=invert)
+
+
+def _isin_batch(prim, xp, args, dims, *, invert):
+    """Membership is element-wise in ``x1``; a batched ``x2`` compares each example's sets."""
+    (x1, x2), (d1, d2) = args, dims
+    if d2 is None:
+        return prim(x1, x2, invert=invert), d1
+    size = x2.shape[d2]
+    a = front(xp, x1, d1, size)
+    b = xp.reshape(moved(xp, x2, d2), (size, 1, -1))
+    hit = xp.any(xp.reshape(a, (size, -1, 1)) == b, axis=-1)
+    hit = xp.reshape(hit, a.shape)
+    return (xp.logical_not(hit) if invert else hit), 0
+
+
+# Batching rules (agrad.vmap): unique_* have one output size per example.
+isin_p.batch = _isin_batch
+for _p in (unique_all_p, unique_counts_p, unique_inverse_p, unique_values_p):
+    _p.batch = ragged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._core.batching import shifted
 from agrad._core.primitive import primitive
 
 
@@ -40,3 +41,6 @@ def sort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = 
 def argsort(x: Any, /, *, axis: int = -1, descending: bool = False, stable: bool = True) -> Any:
     """Indices that sort ``x`` along ``axis`` (not differentiable)."""
     return argsort_p(x, axis=axis, descending=descending, stable=stable)
+
+
+sort_p.batch = argsort_p.batch = shifted("axis")  # batching rule (agrad.vmap)

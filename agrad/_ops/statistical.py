@@ -7,6 +7,7 @@ from typing import Any
 
 from agrad._base.backend import get_backend
 from agrad._base.dtypes import to_native
+from agrad._core.batching import reduction, shifted
 from agrad._core.primitive import device_of, primitive, shape_of
 from agrad._core.tensor import Tensor
 from agrad._ops.elementwise import _cj
@@ -361,3 +362,9 @@ def count_nonzero(x: Any, /, *, axis: Axis = None, keepdims: bool = False) -> An
 def _axis_param(axis: Axis) -> Axis:
     """Hashable, canonical ``axis`` (lists become tuples)."""
     return axis if axis is None or isinstance(axis, int) else tuple(axis)
+
+
+# Batching rules (agrad.vmap): the same reductions over the shifted axes.
+for _p in (sum_p, mean_p, max_p, min_p, prod_p, var_p, std_p, count_nonzero_p):
+    _p.batch = reduction
+cumulative_sum_p.batch = cumulative_prod_p.batch = shifted("axis")

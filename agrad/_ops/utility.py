@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._core.batching import reduction
 from agrad._core.primitive import primitive
 from agrad._ops.manipulation import concat
 from agrad._ops.statistical import Axis, _axis_param
@@ -35,3 +36,6 @@ def diff(x: Any, /, *, axis: int = -1, n: int = 1, prepend: Any = None, append: 
     for _ in range(n):
         x = x[(*lead, slice(1, None), Ellipsis)] - x[(*lead, slice(None, -1), Ellipsis)]
     return x
+
+
+all_p.batch = any_p.batch = reduction  # batching rule (agrad.vmap)

@@ -29,6 +29,7 @@ from agrad._base import dtypes as _dtypes
 from agrad._base.backend import get_backend
 from agrad._base.modes import enable_grad, modes
 from agrad._base.pytree import same_structure, tree_flatten, tree_unflatten
+from agrad._core.batching import elementwise
 from agrad._core.engine import backprop
 from agrad._core.forward import forward_level
 from agrad._core.primitive import primitive
@@ -40,6 +41,7 @@ alias_p = primitive(
     lambda xp, x: x,
     vjp=(lambda xp, g, ans, x: g,),
     jvp=(lambda xp, dx, ans, x: dx,),
+    batch=elementwise,
 )
 """The identity as a recorded op: a new tensor object that depends on its input."""
 
@@ -66,6 +68,7 @@ def _nested(leaves: Sequence[Any]) -> bool:
     return (
         _depth.n > 0
         or bool(modes.levels)
+        or bool(modes.batch)
         or any(isinstance(x, Tensor) and x._node is not None for x in leaves)
     )
 
@@ -176,7 +179,8 @@ class _ReverseCall:
         if live:
             with _scope():
                 res = backprop([o for o, _ in live], [c for _, c in live], inputs=self.inputs,
-                               create_graph=self.nested, retain_graph=True, stop_at_inputs=True)
+                               create_graph=self.nested or bool(modes.batch), retain_graph=True,
+                               stop_at_inputs=True)
         grads = [_finish(_as_output(res.get(id(x), (None, None))[1], x), self.nested)
                  for x in self.inputs]
         trees, pos = [], 0
@@ -238,7 +242,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
             c = as_tensor(c, "vjp", like=o)
             if c.shape != o.shape:
                 raise ValueError(f"agrad.vjp: cotangent of shape {c.shape} for an output of shape {o.shape}")
-            cts.append(c if call.nested else c.value)
+            cts.append(c if call.nested or modes.batch else c.value)
         return tuple(call.pull_back(out_leaves, cts))
 
     result = tree_unflatten(out_def, [_finish(o, call.nested) for o in out_leaves])

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
+from agrad._core.batching import trailing
 from agrad._core.primitive import primitive, shape_of
 from agrad._ops.linear_algebra import matrix_transpose
 from agrad._ops.rule_constants import eye_like, tril_mask
@@ -232,3 +233,7 @@ def svd(x: Any, /, *, full_matrices: bool = True) -> SVDResult:
 def svdvals(x: Any, /) -> Any:
     """Singular values (descending); gradient ``U diag(g) Vh``."""
     return svd(x, full_matrices=False).S
+
+
+# Batching rule (agrad.vmap): matrix functions act on the last two axes; the batch leads.
+cholesky_p.batch = qr_p.batch = eigh_p.batch = svd_p.batch = trailing

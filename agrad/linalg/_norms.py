@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agrad._core.batching import reduction, trailing
 from agrad._core.primitive import primitive, shape_of
 from agrad._ops.elementwise import abs
 from agrad._ops.manipulation import expand_dims
@@ -106,3 +107,7 @@ def matrix_rank(x: Any, /, *, rtol: float | Any | None = None) -> Any:
 
     require_matrix("matrix_rank", x)
     return matrix_rank_p(x, rtol=unwrap_key(rtol))
+
+
+vector_norm_p.batch = reduction  # batching rules (agrad.vmap)
+matrix_rank_p.batch = trailing

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from agrad._core.batching import leading, trailing
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._ops.manipulation import expand_dims
 from agrad._ops.rule_constants import eye_like
@@ -84,3 +85,7 @@ def outer(x1: Any, x2: Any, /) -> Any:
     if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
         raise ValueError(f"agrad.linalg.outer: needs two 1-D arrays, got {shape_of(x1)} and {shape_of(x2)}")
     return expand_dims(x1, axis=-1) * x2
+
+
+diagonal_p.batch = trailing  # batching rules (agrad.vmap); cross's axis is negative
+cross_p.batch = leading

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import namedtuple
 from typing import Any
 
+from agrad._core.batching import matrix_rule, trailing
 from agrad._core.primitive import TENSOR_OPS, primitive, shape_of, unbroadcast
 from agrad._ops.linear_algebra import matmul
 from agrad._ops.manipulation import expand_dims, squeeze
@@ -202,3 +203,8 @@ def matrix_power(x: Any, n: int, /) -> Any:
         if n:
             base = matmul(base, base)
     return result
+
+
+# Batching rules (agrad.vmap): matrix functions act on the last two axes; the batch leads.
+inv_p.batch = det_p.batch = slogdet_p.batch = pinv_p.batch = trailing
+solve_p.batch = matrix_rule

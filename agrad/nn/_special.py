@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agrad._core.batching import elementwise
 from agrad._core.primitive import extension, primitive
 
 _A = (
@@ -108,3 +109,6 @@ erf_p = extension(primitive("erf", erf_ref, vjp=(_erf_dx,), jvp=(_erf_dx,), kern
 def erf(x: Any) -> Any:
     """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, differentiable."""
     return erf_p(x)
+
+
+erf_p.batch = elementwise  # batching rule (agrad.vmap)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agrad._core.batching import elementwise, shifted
 from agrad._core.primitive import extension, primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._ops.elementwise import tanh as _tanh
@@ -342,3 +343,11 @@ __all__ = [
     "softplus",
     "tanh",
 ]
+
+
+# Batching rules (agrad.vmap): the activations are element-wise (prelu's weight is already
+# shaped to broadcast); softmax's axis shifts past the batch.
+for _p in (relu_p, sigmoid_p, silu_p, gelu_p, leaky_relu_p, elu_p, prelu_p, softplus_p, mish_p,
+           hardswish_p):
+    _p.batch = elementwise
+softmax_p.batch = log_softmax_p.batch = shifted("axis")

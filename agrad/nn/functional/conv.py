@@ -40,6 +40,7 @@ import math
 from typing import Any
 
 import agrad as ag
+from agrad._core.batching import folded, front, moved
 from agrad._core.primitive import device_of, extension, primitive, shape_of
 from agrad._core.tensor import Tensor
 from agrad._ops.manipulation import expand_dims, reshape, squeeze
@@ -858,3 +859,36 @@ def fold(
         )
     cols = reshape(input, (n, ck // (k[0] * k[1]), k[0] * k[1], ho, wo))
     return fold2d_p(cols, input_size=size, kernel_size=k, stride=s, padding=p, dilation=d)
+
+
+# --- batching rules (agrad.vmap) -----------------------------------------------------------------
+
+
+def _grouped_batch(prim: Any, xp: Any, args: list, dims: list, **params: Any) -> tuple:
+    """Convolutions with a batched weight (or both operands batched, as per-example weight
+    gradients): one grouped convolution, each example's channels one block of groups."""
+    if prim is not conv2d_weight_grad_p and dims[1] is None:
+        return folded(prim, xp, args, dims, **params)  # one weight: the batch joins N
+    b = next(a.shape[d] for a, d in zip(args, dims) if d is not None)
+    groups = params.pop("groups")
+
+    def channels_blocked(t: Any, d: Any) -> Any:  # (B, N, C, ...) -> (N, B*C, ...)
+        t = moved(xp, front(xp, t, d, b), 0, 1)
+        return xp.reshape(t, (t.shape[0], b * t.shape[2], *t.shape[3:]))
+
+    if prim is conv2d_weight_grad_p:
+        x, g = channels_blocked(args[0], dims[0]), channels_blocked(args[1], dims[1])
+        o, *rest = params.pop("weight_size")
+        w = prim(x, g, weight_size=(b * o, *rest), groups=b * groups, **params)
+        return xp.reshape(w, (b, o, *w.shape[1:])), 0
+    first = channels_blocked(args[0], dims[0])
+    w = front(xp, args[1], dims[1], b)
+    w = xp.reshape(w, (b * w.shape[1], *w.shape[2:]))
+    out = prim(first, w, groups=b * groups, **params)
+    return xp.reshape(out, (out.shape[0], b, out.shape[1] // b, *out.shape[2:])), 1
+
+
+for _p in (unfold2d_p, fold2d_p, max_pool2d_p, avg_pool2d_p):
+    _p.batch = folded
+for _p in (conv2d_p, conv2d_input_grad_p, conv2d_weight_grad_p):
+    _p.batch = _grouped_batch

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import agrad as ag
+from agrad._core.batching import trailing
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor
 from agrad._state import random as _random
@@ -228,3 +229,6 @@ def flatten(x: Any, start_dim: int = 1, end_dim: int = -1) -> Any:
     for d in x.shape[s : e + 1]:
         merged *= d
     return ag.reshape(x, (*x.shape[:s], merged, *x.shape[e + 1 :]))
+
+
+layer_norm_p.batch = trailing  # batching rule (agrad.vmap): it normalizes the trailing axes

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import agrad as ag
+from agrad._core.batching import leading
 from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor
 from agrad.amp import float32_op
@@ -277,3 +278,6 @@ __all__ = [
     "sigmoid",
     "smooth_l1_loss",
 ]
+
+
+cross_entropy_p.batch = leading  # batching rule (agrad.vmap): rows of the last axis
