@@ -14,6 +14,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import Backend, get_backend
+from agrad._core.batching import random_draw
 from agrad._core.tensor import Tensor, _wrap
 from agrad._ops.data_type_functions import astype
 from agrad._ops.manipulation import reshape
@@ -58,16 +59,20 @@ def normal(shape: Shape = (), mean: float = 0.0, std: float = 1.0, *, dtype: Any
            requires_grad: bool = False) -> Tensor:
     """Samples of N(mean, std**2), in the backend's default floating dtype unless ``dtype``."""
     be = get_backend()
-    value = _rng(be).normal(_shape(shape), _float(be, dtype), float(mean), float(std))
-    return Tensor(value, requires_grad=requires_grad, backend=be)
+    native = _float(be, dtype)
+    t = random_draw(_shape(shape), lambda s: _wrap(
+        _rng(be).normal(s, native, float(mean), float(std)), be, None, 0))
+    return t.requires_grad_() if requires_grad else t
 
 
 def uniform(shape: Shape = (), low: float = 0.0, high: float = 1.0, *, dtype: Any = None,
             requires_grad: bool = False) -> Tensor:
     """Samples uniform on ``[low, high)``."""
     be = get_backend()
-    value = _rng(be).uniform(_shape(shape), _float(be, dtype), float(low), float(high))
-    return Tensor(value, requires_grad=requires_grad, backend=be)
+    native = _float(be, dtype)
+    t = random_draw(_shape(shape), lambda s: _wrap(
+        _rng(be).uniform(s, native, float(low), float(high)), be, None, 0))
+    return t.requires_grad_() if requires_grad else t
 
 
 def randint(low: int, high: int | None = None, shape: Shape = (), *, dtype: Any = None) -> Tensor:
@@ -78,7 +83,8 @@ def randint(low: int, high: int | None = None, shape: Shape = (), *, dtype: Any 
         raise ValueError(f"agrad.random.randint: need low < high, got low={low}, high={high}")
     be = get_backend()
     native = be.default_int if dtype is None else _dtypes.to_native(be, dtype)
-    return _wrap(_rng(be).integers(_shape(shape), int(low), int(high), native), be, None, 0)
+    return random_draw(_shape(shape), lambda s: _wrap(
+        _rng(be).integers(s, int(low), int(high), native), be, None, 0))
 
 
 def permutation(x: int | Tensor) -> Tensor:

@@ -36,19 +36,30 @@ class BatchingError(ValueError):
 class BatchLevel:
     """One ``vmap`` in progress: its batch size and its policy for random numbers."""
 
-    __slots__ = ("id", "size", "randomness")
+    __slots__ = ("id", "size", "randomness", "active")
 
     def __init__(self, size: int, randomness: str) -> None:
         self.id = next_level_id()
         self.size = size
         self.randomness = randomness
+        self.active = True  # until its vmap returns
 
 
 class BatchedTensor(Tensor):
     """A tensor batched by one ``vmap`` level: one example's view of ``inner``, whose axis
     ``bdim`` is the batch. ``.value`` is the whole batch's array (``inner.value``)."""
 
-    __slots__ = ("inner", "bdim", "level")
+    __slots__ = ("inner", "bdim", "level", "_batch")
+
+    @property
+    def value(self) -> Any:
+        if not self.level.active:
+            raise BatchingError(_ESCAPED)
+        return self._batch
+
+    @value.setter
+    def value(self, v: Any) -> None:
+        self._batch = v
 
     @property
     def shape(self) -> tuple:
@@ -121,6 +132,12 @@ class BatchedOut:
         return batched(self.inner, self.bdim, self.level, node, idx)
 
 
+_ESCAPED = (
+    "a tensor batched by an agrad.vmap that has already returned (it escaped through a global, "
+    "a closure or an attribute) was used. Return it from the vmapped function instead."
+)
+
+
 # --- the special-path hook --------------------------------------------------------------------
 
 
@@ -142,11 +159,7 @@ def batched_call(prim: Primitive, args: tuple, params: dict) -> tuple[Any, tuple
     if level is None:
         return NotImplemented, modes.levels
     if level not in modes.batch:
-        raise BatchingError(
-            f"agrad.{prim.name}: an argument is a batched tensor of a vmap that has already "
-            "returned (it escaped through a global, a closure or an attribute). Return it from "
-            "the vmapped function instead."
-        )
+        raise BatchingError(f"agrad.{prim.name}: {_ESCAPED}")
     inner = []
     dims = []
     for a in args:
@@ -461,3 +474,26 @@ def matrix_rule(prim: Primitive, xp: Any, args: list, dims: list, **params: Any)
     if vec_b:
         out = xp.squeeze(out, axis=-1)
     return out, 0
+
+
+# --- random numbers under vmap ---------------------------------------------------------------
+
+
+def random_draw(shape: tuple, draw: Callable[[tuple], Tensor]) -> Tensor:
+    """``draw(shape)`` under this thread's vmap levels and their ``randomness``: ``"same"``
+    shares one draw, ``"different"`` draws one per example (a batch, wrapped per level),
+    ``"error"`` refuses, as torch.func."""
+    levels = modes.batch
+    if not levels:
+        return draw(shape)
+    if any(level.randomness == "error" for level in levels):
+        raise BatchingError(
+            "a random draw inside agrad.vmap(randomness='error'), the default: pass "
+            "randomness='different' (independent numbers per example) or 'same' (one draw "
+            "shared by the batch)"
+        )
+    different = [level for level in levels if level.randomness == "different"]
+    t = draw(tuple(level.size for level in different) + tuple(shape))
+    for level in different:
+        t = batched(t, 0, level)
+    return t

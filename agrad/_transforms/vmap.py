@@ -27,8 +27,11 @@ _RANDOMNESS = ("error", "different", "same")
 def batch_level(size: int, randomness: str) -> Iterator[BatchLevel]:
     """Open a new innermost batching level for the duration of the block."""
     level = BatchLevel(size, randomness)
-    with using_modes(batch=(*modes.batch, level)):
-        yield level
+    try:
+        with using_modes(batch=(*modes.batch, level)):
+            yield level
+    finally:
+        level.active = False
 
 
 def vmap(

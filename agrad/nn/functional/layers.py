@@ -13,9 +13,9 @@ import math
 from typing import Any
 
 import agrad as ag
-from agrad._core.batching import trailing
+from agrad._core.batching import BatchedTensor, random_draw, trailing
 from agrad._core.primitive import primitive, shape_of, unbroadcast
-from agrad._core.tensor import Tensor
+from agrad._core.tensor import Tensor, _wrap
 from agrad._state import random as _random
 from agrad.amp import lower_precision_op
 
@@ -42,9 +42,12 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Any:
     be = x._backend
     xp = be.xp
     if p == 1.0:
-        return x * xp.zeros_like(x.value)
-    u = _random.uniform(x.shape, 0.0, 1.0, dtype=x.dtype, backend=be)
-    mask = xp.astype(u >= p, x.value.dtype) * (1.0 / (1.0 - p))
+        return x * 0.0
+    u = random_draw(tuple(x.shape), lambda s: _wrap(
+        _random.uniform(s, 0.0, 1.0, dtype=x.dtype, backend=be), be, None, 0))
+    if isinstance(u, BatchedTensor):  # per-example masks under agrad.vmap
+        return x * (ag.astype(u >= p, x.dtype) * (1.0 / (1.0 - p)))
+    mask = xp.astype(u.value >= p, x.value.dtype) * (1.0 / (1.0 - p))
     return x * mask
 
 
