@@ -193,17 +193,8 @@ from agrad._state.materialize import materialize
 # --- transformations: higher-order and forward-mode derivatives ---------------------------------
 from agrad._transforms.checkpoint import checkpoint
 from agrad._transforms.custom import custom_jvp, custom_vjp
-from agrad._transforms.functional import (
-    grad,
-    hessian,
-    hvp,
-    jacfwd,
-    jacobian,
-    jacrev,
-    jvp,
-    value_and_grad,
-    vjp,
-)
+from agrad._transforms.functional import grad, hvp, jvp, value_and_grad, vjp
+from agrad._transforms.jacobians import hessian, jacfwd, jacobian, jacrev
 from agrad._transforms.vmap import vmap
 
 # isort: split

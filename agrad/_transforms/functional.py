@@ -34,7 +34,6 @@ from agrad._core.engine import backprop
 from agrad._core.forward import forward_level
 from agrad._core.primitive import primitive
 from agrad._core.tensor import Tensor, _wrap
-from agrad._ops.manipulation import reshape, stack
 
 alias_p = primitive(
     "alias",
@@ -285,114 +284,6 @@ def jvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any], has_aux: b
     outs = [_finish(o, nested) for o in o_leaves]
     result = (tree_unflatten(o_def, outs), tree_unflatten(o_def, t_out))
     return (*result, aux) if has_aux else result
-
-
-# --- Jacobians ------------------------------------------------------------------------------------
-
-
-def _basis(x: Tensor, j: int) -> Tensor:
-    """The ``j``-th unit tensor of ``x``'s shape and dtype (a constant)."""
-    xp = x._backend.xp
-    n = x.size
-    flat = xp.astype(xp.arange(n) == j, x.value.dtype)
-    return _wrap(xp.reshape(flat, x.shape), x._backend, None, 0)
-
-
-def _with_args(f: Callable, args: tuple, nums: tuple[int, ...]) -> Callable:
-    """``f`` as a function of ``args[nums]`` only (the other arguments fixed)."""
-
-    def g(*diff: Any) -> Any:
-        full = list(args)
-        for i, d in zip(nums, diff):
-            full[i] = d
-        return f(*full)
-
-    return g
-
-
-def _reshape_stack(parts: list[Tensor], axis: int, shape: tuple) -> Tensor:
-    return reshape(stack(parts, axis=axis), shape)
-
-
-def jacrev(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian of ``f`` by reverse mode: one VJP per output element.
-
-    Each output leaf of shape ``O`` gets, per differentiated input leaf of shape ``I``, an array of
-    shape ``O + I`` (structured like ``args[argnums]``, a tuple for a tuple ``argnums``)."""
-
-    def wrapped(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacrev")
-        out, pull = vjp(_with_args(f, args, nums), *(args[i] for i in nums))
-        o_leaves, o_def = tree_flatten(out)
-        jacs = []
-        for k, o in enumerate(o_leaves):
-            rows = []
-            for j in range(o.size):
-                ct = [_basis(o, j) if m == k else _zeros_like(p) for m, p in enumerate(o_leaves)]
-                rows.append(tree_flatten(pull(tree_unflatten(o_def, ct)))[0])
-            in_leaves, in_def = tree_flatten(tuple(args[i] for i in nums))
-            cols = [
-                _reshape_stack([r[m] for r in rows], 0, o.shape + tuple(as_tensor(x, "jacrev").shape))
-                for m, x in enumerate(in_leaves)
-            ]
-            jacs.append(_by_argnums(tree_unflatten(in_def, cols), argnums))
-        return tree_unflatten(o_def, jacs)
-
-    return wrapped
-
-
-def jacfwd(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Jacobian of ``f`` by forward mode: one JVP per input element (same layout as
-    :func:`jacrev`)."""
-
-    def wrapped(*args: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacfwd")
-        primals = tuple(args[i] for i in nums)
-        in_leaves, in_def = tree_flatten(primals)
-        in_leaves = [as_tensor(x, "jacfwd") for x in in_leaves]
-        g = _with_args(f, args, nums)
-        per_input = []  # per input leaf: list over its elements of flattened output tangents
-        o_leaves = o_def = None
-        for m, x in enumerate(in_leaves):
-            cols = []
-            for j in range(x.size):
-                ts = [_basis(x, j) if q == m else _zeros_like(p) for q, p in enumerate(in_leaves)]
-                out, t_out = jvp(g, tree_unflatten(in_def, in_leaves), tree_unflatten(in_def, ts))
-                o_leaves, o_def = tree_flatten(out)
-                cols.append(tree_flatten(t_out)[0])
-            per_input.append(cols)
-        if o_leaves is None:  # no input elements at all
-            out = g(*primals)
-            o_leaves, o_def = tree_flatten(out)
-        jacs = []
-        for k, o in enumerate(o_leaves):
-            blocks = [
-                _reshape_stack([c[k] for c in cols], -1, o.shape + x.shape) if cols
-                else _wrap(x._backend.xp.zeros(o.shape + x.shape, dtype=x.value.dtype), x._backend, None, 0)
-                for cols, x in zip(per_input, in_leaves)
-            ]
-            jacs.append(_by_argnums(tree_unflatten(in_def, blocks), argnums))
-        return tree_unflatten(o_def, jacs)
-
-    return wrapped
-
-
-def _by_argnums(per_arg: tuple, argnums: int | Sequence[int]) -> Any:
-    return per_arg[0] if isinstance(argnums, int) else per_arg
-
-
-def jacobian(f: Callable, argnums: int | Sequence[int] = 0, mode: str = "rev") -> Callable:
-    """``jacrev`` (``mode="rev"``: cheaper for few outputs) or ``jacfwd`` (``"fwd"``: few inputs)."""
-    if mode == "rev":
-        return jacrev(f, argnums)
-    if mode == "fwd":
-        return jacfwd(f, argnums)
-    raise ValueError(f"agrad.jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
-
-
-def hessian(f: Callable, argnums: int | Sequence[int] = 0) -> Callable:
-    """The Hessian of a scalar ``f``: forward-over-reverse, ``jacfwd(jacrev(f))``."""
-    return jacfwd(jacrev(f, argnums), argnums)
 
 
 def hvp(f: Callable, primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
