@@ -1,7 +1,7 @@
 """``python -m bench``: agrad vs PyTorch, side by side, one thread, one command.
 
 Options: ``--backend NAME`` (agrad's backend, default numpy), ``--workload SUBSTRING``
-(repeatable), ``--quick`` (a tenth of the steps), ``--no-memory``, ``--no-micro``,
+(repeatable), ``--quick`` (a tenth of the steps), ``--no-memory``, ``--no-micro``, ``--no-vmap``,
 ``--no-startup``, ``--output PATH`` (default ``bench/RESULTS.md``; ``-`` for none). Exits non-zero
 if any agrad result disagrees with torch.
 """
@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from bench import memory, micro, report, startup
+from bench import vmap as vmap_bench
 from bench.harness import SEED, cross_check, time_side_by_side
 from bench.workloads import WORKLOADS
 
@@ -30,6 +31,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a tenth of the steps (a smoke run)")
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-micro", action="store_true")
+    p.add_argument("--no-vmap", action="store_true", help="skip vmap/jacrev against torch.func and jax")
     p.add_argument("--no-startup", action="store_true", help="skip import/compile times and the wheel")
     p.add_argument("--reuse-memory", action="store_true",
                    help="numpy backend option reuse_memory=True (glibc keeps freed memory; process-wide, "
@@ -95,6 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_micro:
         table = report.markdown_table(micro.HEADERS, micro.run(backend))
         sections.append((f"Kernels of the {backend.name!r} backend vs the portable reference", table))
+        print(table, flush=True)
+
+    if not args.no_vmap:
+        rows, notes = vmap_bench.run(backend, quick=args.quick)
+        table = report.markdown_table(vmap_bench.HEADERS, rows)
+        table += "".join(f"\n- {note}" for note in notes)
+        sections.append((f"vmap and Jacobians on {backend.name!r} vs torch.func and jax", table))
         print(table, flush=True)
 
     if not args.no_startup:
