@@ -175,7 +175,8 @@ def run(backend: Any, quick: bool = False) -> tuple[list[list[str]], list[str]]:
                          max(3, n // 4)))
         rows.append(_row("W3 MLP per-example grads (batch 128)", w3["agrad"], "jax.jit(jax.vmap(grad))",
                          jitted, max(3, n // 4)))
-        notes.append(f"jax.jit compile time of the W3 per-example gradients: {compile_s:.2f} s (not in the step)")
+        notes.append(f"jax.jit compile time of the W3 per-example gradients: {compile_s:.2f} s "
+                     "(not in the step)")
     small = _per_example_cases(backend, (64, 128, 10), 64, seed=1)
     rows.append(_row("digits MLP per-example grads (batch 64)", small["agrad"], "agrad Python loop",
                      small["loop"], n, target=10.0, faster_by=True))
