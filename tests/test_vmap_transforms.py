@@ -212,3 +212,54 @@ def test_an_escaped_batched_tensor_is_refused(backend):
     agrad.vmap(lambda a: kept.append(a) or a)(X)
     with pytest.raises(agrad.BatchingError, match="escaped"):
         agrad.exp(kept[0]) + 1.0
+
+
+def test_stack_module_state_runs_an_ensemble(backend):
+    models = [_mlp() for _ in range(3)]
+    for i, m in enumerate(models):
+        for p in m.parameters():
+            p.value = p.value * (1.0 - 0.2 * i)
+    params, buffers = nn.stack_module_state(models)
+    assert params["0.weight"].shape == (3, 8, 5) and params["0.weight"].requires_grad
+    x = randn(6, 5, dtype=agrad.float64, seed=19)
+    got = agrad.vmap(lambda p, b: nn.functional_call(models[0], (p, b), (x,)))(params, buffers)
+    _close(got, agrad.stack([m(x) for m in models]))
+    # gradients with respect to every member's weights at once
+    g = agrad.grad(lambda p: agrad.sum(agrad.vmap(
+        lambda q: nn.functional_call(models[0], q, (x,)))(p) ** 2))(params)
+    for i, m in enumerate(models):
+        want = agrad.grad(lambda q: agrad.sum(nn.functional_call(m, q, (x,)) ** 2))(
+            {k: v.detach() for k, v in m.named_parameters()})
+        _close(g["0.weight"][i], want["0.weight"])
+
+
+@agrad.custom_vjp
+def _twice_sin(x):
+    return agrad.sin(x) * 2.0
+
+
+_twice_sin.defvjp(lambda x: (_twice_sin(x), agrad.cos(x)), lambda c, g: (g * c * 2.0,))
+
+
+@agrad.custom_jvp
+def _exp(x):
+    return agrad.exp(x)
+
+
+_exp.defjvp(lambda p, t: (agrad.exp(p[0]), agrad.exp(p[0]) * t[0]))
+
+
+@pytest.mark.parametrize("loss", [
+    lambda x: agrad.sum(_twice_sin(x) * x),
+    lambda x: agrad.sum(_exp(x) * x),
+    lambda x: agrad.sum(agrad.checkpoint(lambda a: agrad.tanh(a) * a)(x)),
+], ids=["custom_vjp", "custom_jvp", "checkpoint"])
+def test_custom_rules_and_checkpoint_are_transparent(loss, backend):
+    X = randn(4, 3, dtype=agrad.float64, seed=20)
+    _close(agrad.vmap(agrad.grad(loss))(X), _stack_loop(agrad.grad(loss), X))
+
+
+def test_custom_jvp_rule_under_vmap(backend):
+    X = randn(4, 3, dtype=agrad.float64, seed=20)
+    T = randn(4, 3, dtype=agrad.float64, seed=21)
+    _close(agrad.vmap(lambda x, t: agrad.jvp(_exp, (x,), (t,))[1])(X, T), agrad.exp(X) * T)

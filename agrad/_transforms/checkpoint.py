@@ -4,7 +4,8 @@ The forward pass runs ``f`` without recording, so none of its intermediate activ
 alive; the call becomes one node whose pull-back runs ``f`` again (recording this time) and
 back-propagates through that fresh graph. Tensors that ``f`` closes over (a layer's weights)
 are found during the forward pass and become inputs of the node, so they receive their
-gradients as usual. Under forward mode (``jvp``) ``f`` simply runs: there is nothing to save.
+gradients as usual. Under forward mode (``jvp``) ``f`` simply runs: there is nothing to save; under
+``vmap`` it also simply runs (its batching is that of the ops inside, which record normally).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any) -> Any:
         leaves, arg_def = tree_flatten(args)
         explicit = [x for x in leaves if isinstance(x, Tensor) and x.requires_grad]
-        if modes.levels or not grad_mode.enabled:
-            return f(*args)
+        if modes.levels or modes.batch or not grad_mode.enabled:
+            return f(*args)  # forward mode and vmap: nothing is saved for a backward pass here
         tracker = _ClosureTracker(explicit)
         with using_modes(trackers=(*modes.trackers, tracker)), no_grad():
             out = f(*args)

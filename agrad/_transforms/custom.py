@@ -27,6 +27,7 @@ from typing import Any
 
 from agrad._base.modes import enable_grad, grad_mode, modes, no_grad, suspended_levels
 from agrad._base.pytree import tree_flatten, tree_unflatten
+from agrad._core.batching import precomputed
 from agrad._core.forward import _fit
 from agrad._core.primitive import TENSOR_OPS, Primitive
 from agrad._core.tensor import Tensor, _wrap
@@ -88,7 +89,7 @@ class custom_vjp:  # noqa: N801 - JAX's name
             return [c.value if isinstance(c, Tensor) else c for c in picked]
 
         prim = Primitive(f"custom_vjp({name})", lambda xp, *v: values, joint_vjp=pull_back,
-                         multi_output=True)
+                         multi_output=True, batch=precomputed(out_leaves))
         return tree_unflatten(out_def, prim(*tensors))
 
 

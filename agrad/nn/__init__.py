@@ -65,4 +65,4 @@ from agrad.nn.losses import (
     NLLLoss,
     SmoothL1Loss,
 )
-from agrad.nn.module import HookHandle, Module, Parameter, functional_call
+from agrad.nn.module import HookHandle, Module, Parameter, functional_call, stack_module_state

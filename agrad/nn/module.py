@@ -30,6 +30,7 @@ from agrad._base.backend import Backend, get_backend, load_backend
 from agrad._base.modes import grad_mode
 from agrad._core.primitive import TENSOR_OPS, Primitive
 from agrad._core.tensor import Tensor, _wrap
+from agrad._ops.manipulation import stack
 
 
 class Parameter(Tensor):
@@ -749,6 +750,31 @@ def functional_call(
         for table, items in tables.values():
             table.clear()
             table.update(items)
+
+
+def stack_module_state(models: Sequence[Module]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The parameters and buffers of same-shaped ``models``, each stacked along a new leading
+    axis, as ``torch.func.stack_module_state``: an ensemble runs as one
+    ``agrad.vmap(lambda p, b, x: functional_call(model, (p, b), (x,)), in_axes=(0, 0, None))``.
+    The stacked parameters are new leaves that require grad (detached from the models)."""
+    models = list(models)
+    if not models:
+        raise ValueError("stack_module_state: needs at least one model")
+    names = [n for n, _ in models[0].named_parameters()]
+    for m in models[1:]:
+        if [n for n, _ in m.named_parameters()] != names:
+            raise ValueError("stack_module_state: the models must have the same parameter names")
+
+    def stacked(tables: list[dict[str, Any]], grad: bool) -> dict[str, Any]:
+        out = {}
+        for key in tables[0]:
+            t = stack([tab[key].detach() for tab in tables])
+            out[key] = t.requires_grad_() if grad and _dtypes.is_floating(t.dtype) else t
+        return out
+
+    params = stacked([dict(m.named_parameters()) for m in models], True)
+    buffers = stacked([dict(m.named_buffers()) for m in models], False)
+    return params, buffers
 
 
 def _merge(given: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, Any]:
