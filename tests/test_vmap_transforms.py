@@ -228,7 +228,7 @@ def test_stack_module_state_runs_an_ensemble(backend):
     g = agrad.grad(lambda p: agrad.sum(agrad.vmap(
         lambda q: nn.functional_call(models[0], q, (x,)))(p) ** 2))(params)
     for i, m in enumerate(models):
-        want = agrad.grad(lambda q: agrad.sum(nn.functional_call(m, q, (x,)) ** 2))(
+        want = agrad.grad(lambda q, m=m: agrad.sum(nn.functional_call(m, q, (x,)) ** 2))(
             {k: v.detach() for k, v in m.named_parameters()})
         _close(g["0.weight"][i], want["0.weight"])
 
