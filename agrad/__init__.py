@@ -49,6 +49,7 @@ from agrad._core.anomaly import detect_anomaly, is_anomaly_enabled
 from agrad._core.batching import BatchingError
 from agrad._core.primitive import Primitive, primitive
 from agrad._core.tensor import Tensor
+from agrad._core.tracing import TracingError
 from agrad._ops.contractions import tensordot, vecdot
 from agrad._ops.creation import (
     arange,
@@ -195,6 +196,7 @@ from agrad._transforms.checkpoint import checkpoint
 from agrad._transforms.custom import custom_jvp, custom_vjp
 from agrad._transforms.functional import grad, hvp, jvp, value_and_grad, vjp
 from agrad._transforms.jacobians import hessian, jacfwd, jacobian, jacrev
+from agrad._transforms.jit import jit
 from agrad._transforms.vmap import vmap
 
 # isort: split

@@ -129,4 +129,5 @@ def make_backend(**options: Any) -> Backend:
         device=device,
         capabilities=Capabilities(immutable=True),
         kernels=kernels,
+        compiler=jax.jit,  # agrad.jit hands XLA the whole program
     )

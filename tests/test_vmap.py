@@ -126,4 +126,8 @@ def test_vmap_of_vjp_equals_loop(name, backend):
 
 
 def test_every_primitive_has_a_batching_rule():
-    assert rules_missing() == []
+    """agrad's own primitives (tests may register throwaway ones without)."""
+    from agrad._core.primitive import PRIMITIVES
+
+    ours = [n for n in rules_missing() if PRIMITIVES[n].fwd.__module__.startswith("agrad")]
+    assert ours == []

@@ -68,6 +68,9 @@ class Backend:
     options: Mapping[str, Any] = field(default_factory=dict)
     materializer: Callable[[Sequence[Any]], Sequence[Any]] | None = None
     """How :meth:`materialize` evaluates arrays (Dask: ``dask.persist``); ``None``: nothing to do."""
+    compiler: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+    """How ``agrad.jit`` compiles a program's body, a pure function of this backend's arrays
+    (JAX: ``jax.jit``); ``None``: the program is replayed op by op, without Tensors or graph."""
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     """agrad's tables derived from this backend, built on first use: ``"dtypes"`` (agrad dtype <->
     native), ``"scalars"`` (the Python scalar types each native dtype combines with unchanged),

@@ -28,7 +28,7 @@ class _ModeState(threading.local):
     """This thread's special modes; while any is on, primitive calls take the special path.
 
     ``levels``: the active forward-mode levels (outermost first); ``batch``: the active ``vmap``
-    levels (outermost first); ``anomaly``: detect_anomaly is
+    levels (outermost first); ``trace``: the active ``jit`` traces; ``anomaly``: detect_anomaly is
     on; ``trackers``: checkpoint's discovery of the tensors a function closes over; ``bypass``:
     set while the special path runs the plain primal computation. ``special`` is derived from
     them (see :meth:`refresh`) so the plain path reads one attribute.
@@ -36,6 +36,7 @@ class _ModeState(threading.local):
 
     levels: tuple = ()
     batch: tuple = ()
+    trace: tuple = ()
     anomaly = False
     trackers: tuple = ()
     bypass = False
@@ -43,7 +44,7 @@ class _ModeState(threading.local):
 
     def refresh(self) -> None:
         self.special = not self.bypass and bool(
-            self.levels or self.batch or self.anomaly or self.trackers
+            self.levels or self.batch or self.trace or self.anomaly or self.trackers
         )
 
     def set(self, **values: object) -> dict:

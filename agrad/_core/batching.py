@@ -480,12 +480,16 @@ def matrix_rule(prim: Primitive, xp: Any, args: list, dims: list, **params: Any)
 
 
 def random_draw(shape: tuple, draw: Callable[[tuple], Tensor]) -> Tensor:
-    """``draw(shape)`` under this thread's vmap levels and their ``randomness``: ``"same"``
+    """``draw(shape)``, recorded under ``agrad.jit`` (so that each call draws afresh), and under
+    this thread's vmap levels by their ``randomness``: ``"same"``
     shares one draw, ``"different"`` draws one per example (a batch, wrapped per level),
     ``"error"`` refuses, as torch.func."""
     levels = modes.batch
     if not levels:
-        return draw(shape)
+        t = draw(shape)
+        if modes.trace:  # agrad.jit: the draw is part of the program, fresh on every call
+            modes.trace[-1].record_draw(lambda: draw(shape).value, t.value)
+        return t
     if any(level.randomness == "error" for level in levels):
         raise BatchingError(
             "a random draw inside agrad.vmap(randomness='error'), the default: pass "
@@ -493,7 +497,10 @@ def random_draw(shape: tuple, draw: Callable[[tuple], Tensor]) -> Tensor:
             "shared by the batch)"
         )
     different = [level for level in levels if level.randomness == "different"]
-    t = draw(tuple(level.size for level in different) + tuple(shape))
+    full = tuple(level.size for level in different) + tuple(shape)
+    t = draw(full)
+    if modes.trace:
+        modes.trace[-1].record_draw(lambda: draw(full).value, t.value)
     for level in different:
         t = batched(t, 0, level)
     return t

@@ -249,6 +249,11 @@ def backward(
     accumulate: bool = False,
 ) -> None:
     """``Tensor.backward``: store the fresh gradients on the leaves (or add them)."""
+    if modes.trace:
+        raise RuntimeError(
+            "backward() inside agrad.jit: write the step with agrad.grad / agrad.value_and_grad "
+            "(jit(value_and_grad(loss))), whose gradients are part of the compiled program"
+        )
     grads = backprop(outputs, cotangents, create_graph=create_graph,
                      retain_graph=retain_graph or create_graph)
     for t, g in grads.values():

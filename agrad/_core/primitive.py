@@ -245,12 +245,15 @@ def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
     if st.batch:  # returns the forward levels that see this call (those inside the vmap)
         out, levels = _mode_hooks["batch"](prim, args, params)
     if out is NotImplemented:
-        st.bypass, st.special = True, False
-        try:
-            out = prim(*args, **params)
-        finally:
-            st.bypass = False
-            st.refresh()
+        if st.trace:  # agrad.jit: the plain call, recorded
+            out = _mode_hooks["trace"](prim, args, params)
+        else:
+            st.bypass, st.special = True, False
+            try:
+                out = prim(*args, **params)
+            finally:
+                st.bypass = False
+                st.refresh()
     for tracker in st.trackers:
         tracker.saw(args, out)
     if st.anomaly:

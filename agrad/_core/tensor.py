@@ -13,7 +13,7 @@ from typing import Any
 
 from agrad._base import dtypes as _dtypes
 from agrad._base.backend import Backend, get_backend, load_backend
-from agrad._base.modes import grad_mode
+from agrad._base.modes import grad_mode, modes
 
 
 class Tensor:
@@ -146,6 +146,8 @@ class Tensor:
         # On a lazy backend (Dask) this computes, as float() of a dask array does: it is the user
         # asking for a number. agrad's own code never calls it (tests/test_backend_dask.py checks
         # that a training step runs no compute at all).
+        if modes.trace:  # under agrad.jit a traced value has no Python value yet
+            modes.trace[-1].check_scalar(self, kind)
         return kind(self.value)
 
     def __float__(self) -> float:

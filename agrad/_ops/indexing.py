@@ -18,6 +18,7 @@ from agrad._core.tensor import Tensor
 from agrad._ops.data_type_functions import astype
 from agrad._ops.manipulation import broadcast_shapes, broadcast_to, flip, reshape
 from agrad._ops.scatter import (
+    index_arg,
     index_scatter_ref,
     nonnegative,
     scatter_add_p,
@@ -93,12 +94,13 @@ def positive_steps(key: Any, shape: tuple) -> tuple[Any, tuple[int, ...]]:
 def getitem(x: Any, key: Any) -> Any:
     """``x[key]``: basic slicing (negative steps too), boolean masks and integer arrays (one or
     several), with gradients."""
-    key = unwrap_key(key)
+    key = index_arg(key)
     if _is_int_array(key):  # x[idx] is take along axis 0: portable, and its VJP a segment sum
         return take_p(x, nonnegative(x, key, 0), axis=0)
     keys = _integer_keys(key)
     if keys is not None:
         return _gather(x, keys)
+    key = unwrap_key(key)
     key, flips = positive_steps(key, tuple(x.shape))
     out = getitem_p(x, key=complete_key(key, len(x.shape)))
     return flip(out, axis=flips) if flips else out
@@ -144,8 +146,10 @@ def _flat_positions(x: Any, keys: tuple) -> tuple[Any, tuple]:
         term = (keys[d] % shape[d]) * stride
         flat = term if flat is None else flat + term
         stride *= shape[d]
-    xp = _xp_of(x)
     bshape = broadcast_shapes(*(tuple(k.shape) for k in keys if hasattr(k, "shape")))
+    if isinstance(flat, Tensor):  # positions computed from traced or batched indices
+        return reshape(broadcast_to(flat, bshape), (-1,)), bshape
+    xp = _xp_of(x)
     return xp.reshape(xp.broadcast_to(flat, bshape), (-1,)), bshape
 
 
@@ -157,10 +161,15 @@ def _setitem_integer(x: Any, keys: tuple, value: Any) -> Any:
     m = len(keys)
     rows, rest = math.prod(shape[:m]), shape[m:]
     flat, bshape = _flat_positions(x, keys)
-    xp = _xp_of(x)
-    hit = segment_sum_ref(xp, xp.ones(flat.shape, dtype=x.value.dtype, device=x.device),
-                          index=flat, size=rows) != 0
-    hit = xp.reshape(hit, (rows,) + (1,) * len(rest))
+    if isinstance(flat, Tensor):  # traced positions: the mask is part of the program too
+        ones = astype(flat == flat, x.dtype)
+        hit = reshape(scatter_add_p(ones, index=flat.value, size=rows) != 0, (rows,) + (1,) * len(rest))
+        flat = flat.value
+    else:
+        xp = _xp_of(x)
+        hit = segment_sum_ref(xp, xp.ones(flat.shape, dtype=x.value.dtype, device=x.device),
+                              index=flat, size=rows) != 0
+        hit = xp.reshape(hit, (rows,) + (1,) * len(rest))
     values = reshape(broadcast_to(value, (*bshape, *rest)), (-1, *rest))
     placed = scatter_add_p(values, index=flat, size=rows)
     return reshape(where(hit, placed, reshape(x, (rows, *rest))), shape)
@@ -219,8 +228,10 @@ def setitem(x: Any, key: Any, value: Any) -> Any:
     cotangent of the region, summed over broadcast axes). Repeated integer indices: which
     write wins is unspecified, as in the standard.
     """
-    key = unwrap_key(key)
+    key = index_arg(key)
     keys = (key,) if _is_int_array(key) else _integer_keys(key)
+    if keys is None:
+        key = unwrap_key(key)
     key, flips = positive_steps(key, tuple(x.shape))
     key = complete_key(key, len(x.shape))
     if flips:  # value was given in the negative-step order: reverse it the same way

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from agrad._base.backend import get_backend
+from agrad._base.modes import modes
 from agrad._core.batching import BatchedTensor, front, index_scatter_rule, lift_rank, moved
 from agrad._core.primitive import TENSOR_OPS, device_of, extension, primitive, shape_of
 from agrad._core.tensor import Tensor
@@ -106,9 +107,20 @@ def unwrap_key(key: Any) -> Any:
     return key
 
 
+def index_arg(key: Any) -> Any:
+    """An index key for code that computes positions from it (negative indices, several integer
+    arrays): backend arrays, except where a transform must see that computation, which then
+    runs on the Tensors: under ``agrad.jit`` (the positions are part of the program) and for
+    indices batched by ``vmap``."""
+    if not modes.trace:
+        return unwrap_key(key)
+    return key
+
+
 def _take_vjp(xp: Any, g: Any, ans: Any, x: Any, indices: Any, *, axis: int) -> Any:
     n = len(shape_of(x))
     axis = axis % n
+    indices = unwrap_key(indices)  # a Tensor when traced by agrad.jit: its array is the value
     if axis == 0:
         return xp.scatter_add(g, index=indices, size=shape_of(x)[0])
     perm = (axis, *range(axis), *range(axis + 1, n))
@@ -159,7 +171,7 @@ def take(x: Any, indices: Any, /, *, axis: int | None = None) -> Any:
         if len(x.shape) != 1:
             raise ValueError(f"take: axis is required for a {len(x.shape)}-D input")
         axis = 0
-    return take_p(x, nonnegative(x, unwrap_key(indices), axis), axis=axis)
+    return take_p(x, nonnegative(x, index_arg(indices), axis), axis=axis)
 
 
 def _along_axis_positions(xp: Any, indices: Any, shape: tuple, axis: int) -> Any:

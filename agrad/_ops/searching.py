@@ -6,7 +6,7 @@ from typing import Any
 
 from agrad._core.batching import argreduce, elementwise, front, ragged
 from agrad._core.primitive import primitive, shape_of, unbroadcast
-from agrad._core.tensor import _wrap
+from agrad._ops.data_type_functions import astype_p
 from agrad._ops.promote import promote
 from agrad._ops.scatter import unwrap_key
 
@@ -92,7 +92,7 @@ def searchsorted(x1: Any, x2: Any, /, *, side: str = "left", sorter: Any = None)
     out = searchsorted_p(x1, x2, unwrap_key(sorter), side=side)
     index = out._backend.default_index  # JAX answers int32 even in x64 mode; the standard's is
     if out.value.dtype != index:        # the default indexing dtype
-        out = _wrap(out._backend.xp.astype(out.value, index), out._backend, None, 0)
+        out = astype_p(out, dtype=index, copy=False)
     return out
 
 

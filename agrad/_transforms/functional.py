@@ -68,6 +68,7 @@ def _nested(leaves: Sequence[Any]) -> bool:
         _depth.n > 0
         or bool(modes.levels)
         or bool(modes.batch)
+        or bool(modes.trace)
         or any(isinstance(x, Tensor) and x._node is not None for x in leaves)
     )
 
@@ -177,9 +178,9 @@ class _ReverseCall:
         res: dict = {}
         if live:
             with _scope():
+                graph = self.nested or bool(modes.batch or modes.trace)
                 res = backprop([o for o, _ in live], [c for _, c in live], inputs=self.inputs,
-                               create_graph=self.nested or bool(modes.batch), retain_graph=True,
-                               stop_at_inputs=True)
+                               create_graph=graph, retain_graph=True, stop_at_inputs=True)
         grads = [_finish(_as_output(res.get(id(x), (None, None))[1], x), self.nested)
                  for x in self.inputs]
         trees, pos = [], 0
@@ -241,7 +242,7 @@ def vjp(f: Callable, *primals: Any, has_aux: bool = False) -> tuple:
             c = as_tensor(c, "vjp", like=o)
             if c.shape != o.shape:
                 raise ValueError(f"agrad.vjp: cotangent of shape {c.shape} for an output of shape {o.shape}")
-            cts.append(c if call.nested or modes.batch else c.value)
+            cts.append(c if call.nested or modes.batch or modes.trace else c.value)
         return tuple(call.pull_back(out_leaves, cts))
 
     result = tree_unflatten(out_def, [_finish(o, call.nested) for o in out_leaves])

@@ -13,6 +13,7 @@ import math
 from typing import Any
 
 import agrad as ag
+from agrad._base.modes import modes
 from agrad._core.batching import BatchedTensor, random_draw, trailing
 from agrad._core.primitive import primitive, shape_of, unbroadcast
 from agrad._core.tensor import Tensor, _wrap
@@ -45,7 +46,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True) -> Any:
         return x * 0.0
     u = random_draw(tuple(x.shape), lambda s: _wrap(
         _random.uniform(s, 0.0, 1.0, dtype=x.dtype, backend=be), be, None, 0))
-    if isinstance(u, BatchedTensor):  # per-example masks under agrad.vmap
+    if isinstance(u, BatchedTensor) or modes.trace:  # vmap's per-example masks; jit records it
         return x * (ag.astype(u >= p, x.dtype) * (1.0 / (1.0 - p)))
     mask = xp.astype(u.value >= p, x.value.dtype) * (1.0 / (1.0 - p))
     return x * mask
