@@ -2,7 +2,7 @@
 
 Options: ``--backend NAME`` (agrad's backend, default numpy), ``--workload SUBSTRING``
 (repeatable), ``--quick`` (a tenth of the steps), ``--no-memory``, ``--no-micro``, ``--no-vmap``,
-``--no-startup``, ``--output PATH`` (default ``bench/RESULTS.md``; ``-`` for none). Exits non-zero
+``--no-jit``, ``--no-startup``, ``--output PATH`` (default ``bench/RESULTS.md``; ``-`` for none). Exits non-zero
 if any agrad result disagrees with torch.
 """
 
@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from bench import jit as jit_bench
 from bench import memory, micro, report, startup
 from bench import vmap as vmap_bench
 from bench.harness import SEED, cross_check, time_side_by_side
@@ -32,6 +33,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-memory", action="store_true")
     p.add_argument("--no-micro", action="store_true")
     p.add_argument("--no-vmap", action="store_true", help="skip vmap/jacrev against torch.func and jax")
+    p.add_argument("--no-jit", action="store_true", help="skip agrad.jit against torch.compile and jax.jit")
     p.add_argument("--no-startup", action="store_true", help="skip import/compile times and the wheel")
     p.add_argument("--reuse-memory", action="store_true",
                    help="numpy backend option reuse_memory=True (glibc keeps freed memory; process-wide, "
@@ -97,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_micro:
         table = report.markdown_table(micro.HEADERS, micro.run(backend))
         sections.append((f"Kernels of the {backend.name!r} backend vs the portable reference", table))
+        print(table, flush=True)
+
+    if not args.no_jit:
+        table = report.markdown_table(jit_bench.HEADERS, jit_bench.run(backend, quick=args.quick))
+        sections.append((f"agrad.jit on {backend.name!r}: standard-composed W1-W3 vs torch eager, "
+                         "torch.compile and jax.jit (median per step)", table))
         print(table, flush=True)
 
     if not args.no_vmap:
