@@ -2,8 +2,8 @@
 
 Options: ``--backend NAME`` (agrad's backend, default numpy), ``--workload SUBSTRING``
 (repeatable), ``--quick`` (a tenth of the steps), ``--no-memory``, ``--no-micro``, ``--no-vmap``,
-``--no-jit``, ``--no-startup``, ``--output PATH`` (default ``bench/RESULTS.md``; ``-`` for none). Exits non-zero
-if any agrad result disagrees with torch.
+``--no-jit``, ``--no-startup``, ``--output PATH`` (default ``bench/RESULTS.md``; ``-`` for none).
+Exits non-zero if any agrad result disagrees with torch.
 """
 
 from __future__ import annotations
