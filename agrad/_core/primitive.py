@@ -236,6 +236,17 @@ def _or_reference(kernel: Callable[..., Any], reference: Callable[..., Any]) -> 
     return call
 
 
+def plain_call(prim: Primitive, args: tuple, params: dict) -> Any:
+    """``prim`` called as if no special mode were on (the modes' own work comes after)."""
+    st = modes
+    st.bypass, st.special = True, False
+    try:
+        return prim(*args, **params)
+    finally:
+        st.bypass = False
+        st.refresh()
+
+
 def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
     """A primitive call while a special mode is on: the plain call (or, for arguments batched by
     ``vmap``, the batching rule), then the modes' extra work."""
@@ -245,15 +256,8 @@ def _special_call(prim: Primitive, args: tuple, params: dict) -> Any:
     if st.batch:  # returns the forward levels that see this call (those inside the vmap)
         out, levels = _mode_hooks["batch"](prim, args, params)
     if out is NotImplemented:
-        if st.trace:  # agrad.jit: the plain call, recorded
-            out = _mode_hooks["trace"](prim, args, params)
-        else:
-            st.bypass, st.special = True, False
-            try:
-                out = prim(*args, **params)
-            finally:
-                st.bypass = False
-                st.refresh()
+        # agrad.jit records the plain call
+        out = _mode_hooks["trace"](prim, args, params) if st.trace else plain_call(prim, args, params)
     for tracker in st.trackers:
         tracker.saw(args, out)
     if st.anomaly:

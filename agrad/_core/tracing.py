@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from agrad._base.modes import modes
-from agrad._core.primitive import Primitive, _mode_hooks
+from agrad._core.primitive import Primitive, _mode_hooks, plain_call
 from agrad._core.tensor import Tensor
 
 DATA_DEPENDENT = frozenset(("nonzero", "unique_all", "unique_counts", "unique_inverse",
@@ -158,13 +158,7 @@ def traced_call(prim: Primitive, args: tuple, params: dict) -> Any:
             "x[mask] with a traced boolean mask under agrad.jit: the result's length depends on "
             "the values. Use agrad.where(mask, x, 0) (fixed shape) or index outside the jit."
         )
-    st = modes
-    st.bypass, st.special = True, False
-    try:
-        out = prim(*args, **params)
-    finally:
-        st.bypass = False
-        st.refresh()
+    out = plain_call(prim, args, params)
     trace.record(prim, args, params, out)
     return out
 
