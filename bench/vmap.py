@@ -2,7 +2,7 @@
 
 * per-example gradients of W3's MLP (784-512-512-10, batch 128): ``agrad.vmap(agrad.grad(loss))``
   against ``torch.func.vmap(torch.func.grad(loss))``, ``jax.vmap(jax.grad(loss))`` and the same
-  under ``jax.jit`` (compile time apart);
+  under ``jax.jit`` (compile time apart), and under ``agrad.jit`` against ``jax.jit``;
 * per-example gradients of a small model (the digits MLP of ``examples/per_sample_gradients.py``,
   64-128-10, batch 64): vmap against the Python loop over the examples (target >= 10x);
 * ``jacrev`` of a 64 -> 64 function: the vmap over the basis against the loop of VJPs it
@@ -60,17 +60,22 @@ def _per_example_cases(backend: Any, sizes: tuple[int, ...], batch: int, seed: i
         return _loss(agrad, lambda h: agrad.nn.functional.log_softmax(h, axis=-1), p, xi, yi)
 
     per_example = agrad.vmap(agrad.grad(loss_a), in_axes=(None, 0, 0))
+    compiled = agrad.jit(per_example)
 
     def ours():
         with agrad.using_backend(backend):
             return [g for pair in per_example(params, xa, ya) for g in pair]
+
+    def ours_jit():
+        with agrad.using_backend(backend):
+            return [g for pair in compiled(params, xa, ya) for g in pair]
 
     def loop():
         with agrad.using_backend(backend):
             each = [agrad.grad(loss_a)(params, xa[i], ya[i]) for i in range(batch)]
             return [agrad.stack([e[k][j] for e in each]) for k in range(len(params)) for j in (0, 1)]
 
-    return {"weights": weights, "x": x, "y": y, "agrad": ours, "loop": loop}
+    return {"weights": weights, "x": x, "y": y, "agrad": ours, "agrad.jit": ours_jit, "loop": loop}
 
 
 def _torch_func(case: dict) -> Any:
@@ -175,6 +180,8 @@ def run(backend: Any, quick: bool = False) -> tuple[list[list[str]], list[str]]:
                          max(3, n // 4)))
         rows.append(_row("W3 MLP per-example grads (batch 128)", w3["agrad"], "jax.jit(jax.vmap(grad))",
                          jitted, max(3, n // 4)))
+        rows.append(_row("W3 MLP per-example grads, agrad.jit", w3["agrad.jit"], "jax.jit(jax.vmap(grad))",
+                         jitted, max(3, n // 4), target=1.0))
         notes.append(f"jax.jit compile time of the W3 per-example gradients: {compile_s:.2f} s "
                      "(not in the step)")
     small = _per_example_cases(backend, (64, 128, 10), 64, seed=1)
