@@ -15,7 +15,7 @@ def make_backend(**options: Any) -> Backend:
     from agrad_backends._einsum_path import planned_einsum
     from agrad_backends._keys import hits_each_position_once
 
-    (device,) = take_options("torch", options, {"device": "cpu"})
+    device, compile_programs = take_options("torch", options, {"device": "cpu", "compile": False})
     device = torch.device(device)
 
     def is_array(obj: Any) -> bool:
@@ -38,4 +38,8 @@ def make_backend(**options: Any) -> Backend:
         return out.index_add_(0, index, values)
 
     kernels = {"index_scatter": index_scatter, "scatter_add": scatter_add, "einsum": planned_einsum}
-    return new_backend("torch", xp, is_array, convert, device=device, kernels=kernels)
+    # compile=True: agrad.jit hands its programs to torch.compile (seconds per program, and a C++
+    # compiler on CPU); by default they are replayed op by op.
+    compiler = torch.compile if compile_programs else None
+    return new_backend("torch", xp, is_array, convert, device=device, kernels=kernels,
+                       compiler=compiler)

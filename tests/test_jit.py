@@ -222,3 +222,21 @@ def test_traced_indices_are_inputs_not_constants(backend):
         assert jf.traces == 1
     with pytest.raises(agrad.TracingError, match="mask"):
         agrad.jit(lambda v: v[v > 0])(x)
+
+
+@pytest.mark.backend_independent
+def test_torch_compile_runs_the_program_when_asked():
+    """``load_backend("torch", compile=True)``: agrad.jit hands the program to torch.compile (one
+    end-to-end case: compiling takes seconds)."""
+    pytest.importorskip("torch")
+    be = agrad.load_backend("torch", compile=True)
+    assert be.compiler is not None
+    with agrad.using_backend(be):
+        w, x, y = _data()
+        step = agrad.jit(agrad.value_and_grad(loss))
+        step(w, x, y)
+        w2 = [t * 0.5 for t in w]
+        got = step(w2, x, y)
+        want = agrad.value_and_grad(loss)(w2, x, y)
+    _close(got[0], want[0])
+    _close(got[1], want[1])
