@@ -174,14 +174,23 @@ def batched_call(prim: Primitive, args: tuple, params: dict) -> tuple[Any, tuple
         rule = None  # a batched tensor among the parameters: only the loop knows what to do
     if rule is None:
         rule = _fallback(prim)
-    active = modes.levels
+    st = modes
+    active = st.levels
     older = tuple(f for f in active if f.id < level.id)
     if len(older) != len(active):
-        modes.set(levels=older)  # levels opened inside this vmap see the batched call only
+        st.set(levels=older)  # levels opened inside this vmap see the batched call only
         try:
             out, out_dim = rule(prim, TENSOR_OPS, inner, dims, **params)
         finally:
-            modes.set(levels=active)
+            st.set(levels=active)
+    elif len(st.batch) == 1 and not (active or st.trace or st.anomaly or st.trackers):
+        # The only mode is this vmap, whose tensors the rule has unwrapped: its calls are plain.
+        st.bypass, st.special = True, False
+        try:
+            out, out_dim = rule(prim, TENSOR_OPS, inner, dims, **params)
+        finally:
+            st.bypass = False
+            st.refresh()
     else:
         out, out_dim = rule(prim, TENSOR_OPS, inner, dims, **params)
     result = _wrap_out(prim, out, out_dim, level, args, params)
