@@ -100,7 +100,7 @@ class BatchedTensor(Tensor):
 
     def _rebind(self, new: Tensor, old: Tensor) -> Tensor:
         if not isinstance(new, BatchedTensor) or new.level is not self.level:
-            new = batched(*_materialize(new, self.level), self.level)
+            new = batched(front(TENSOR_OPS, new, None, self.level.size), 0, self.level)
         super()._rebind(new, old)
         self.inner, self.bdim = new.inner, new.bdim
         return self
@@ -240,14 +240,6 @@ def moved(xp: Any, x: Any, d: int | None, to: int = 0) -> Any:
     perm = [i for i in range(n) if i != d]
     perm.insert(to % n, d)
     return xp.permute_dims(x, tuple(perm))
-
-
-def _materialize(x: Any, level: BatchLevel) -> tuple[Tensor, int]:
-    """An unbatched tensor as a batch of copies: ``(inner, 0)``."""
-    xp = TENSOR_OPS
-    if not isinstance(x, Tensor):
-        x = Tensor(x, requires_grad=False)
-    return xp.broadcast_to(xp.expand_dims(x, axis=0), (level.size, *x.shape)), 0
 
 
 def front(xp: Any, x: Any, d: int | None, size: int) -> Any:

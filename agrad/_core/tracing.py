@@ -171,10 +171,6 @@ def _masked(key: Any, trace: Trace) -> bool:
 _mode_hooks["trace"] = traced_call
 
 
-def active_trace() -> Trace | None:
-    return modes.trace[-1] if modes.trace else None
-
-
 # --- the program ------------------------------------------------------------------------------
 
 
@@ -241,15 +237,6 @@ def _source(ref: Ref, names: dict) -> str:
     name = f"c{len(names)}"
     names[name] = v
     return name
-
-
-def _value(ref: Ref, env: dict) -> Any:
-    kind, v = ref
-    if kind is True:
-        return env[v]
-    if kind is None:
-        return tuple(_value(r, env) for r in v)
-    return v
 
 
 def _freeze(ref: Ref) -> Any:
